@@ -1,0 +1,140 @@
+"""What a rule sees: one asset (or the whole target) and a context that does the I/O.
+
+Rules never read anything themselves. They ask the context, which reads through the source
+once, caches, and records what could not be read so the engine can report it (E901).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, TypeVar
+
+from linter.conventions import Convention
+from linter.names import ParsedName, parse_name
+from linter.sources import Asset, ObjectInfo, ReadError, Source, TooLarge
+
+T = TypeVar("T")
+DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class JsonDocument:
+    """A sidecar as read: ``data`` when it is a JSON object, else ``error`` says why not."""
+
+    key: str
+    data: dict[str, Any] | None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
+
+@dataclass
+class TargetInfo:
+    """What every asset rule may know about the whole target."""
+
+    label: str
+    asset_names: frozenset[str]
+    convention: Convention
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class AssetContext:
+    def __init__(self, asset: Asset, target: TargetInfo, source: Source) -> None:
+        self.asset = asset
+        self.target = target
+        self.convention = target.convention
+        self._source = source
+        self._memo: dict[Any, Any] = {}
+        self.read_errors: list[ReadError] = []
+
+    @property
+    def name(self) -> str:
+        return self.asset.name
+
+    @cached_property
+    def parsed(self) -> ParsedName:
+        return parse_name(self.asset.name, self.convention)
+
+    @cached_property
+    def objects_by_key(self) -> dict[str, ObjectInfo]:
+        return {o.key: o for o in self.asset.objects}
+
+    @cached_property
+    def folders(self) -> frozenset[str]:
+        """Every folder path below the asset root ('a', 'a/b', ...), from the object keys."""
+        out: set[str] = set()
+        for key in self.objects_by_key:
+            parts = key.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                out.add("/".join(parts[:i]))
+        return frozenset(out)
+
+    def path(self, key: str) -> str:
+        """A key inside the asset, as a path relative to the target root."""
+        return f"{self.asset.name}/{key}"
+
+    def has(self, key: str) -> bool:
+        return key in self.objects_by_key
+
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """Compute once per asset and share between rules (e.g. a sidecar's validation)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def read_bytes(self, key: str, limit: int) -> bytes | TooLarge | None:
+        """The object's bytes; TooLarge past ``limit``; None when unreadable (recorded for E901)."""
+
+        def load() -> bytes | TooLarge | None:
+            try:
+                return self._source.read(self.asset.name, key, limit)
+            except TooLarge as exc:
+                return exc
+            except ReadError as exc:
+                self.read_errors.append(exc)
+                return None
+
+        return self.memo(("bytes", key), load)
+
+    def json(self, key: str) -> JsonDocument | None:
+        """A JSON object file at ``key``; None when absent or unreadable."""
+        if key not in self.objects_by_key:
+            return None
+        return self.memo(("json", key), lambda: self._load_json(key))
+
+    def _load_json(self, key: str) -> JsonDocument | None:
+        limit = int(self.convention.section("metadata").get("max_json_bytes", DEFAULT_MAX_JSON_BYTES))
+        raw = self.read_bytes(key, limit)
+        if raw is None:
+            return None
+        if isinstance(raw, TooLarge):
+            return JsonDocument(key, None, f"larger than the limit of {limit} bytes; not read",
+                                {"size": raw.size, "limit": limit})
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return JsonDocument(key, None, f"not UTF-8 (invalid byte at offset {exc.start})", {"offset": exc.start})
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return JsonDocument(key, None, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                                {"line": exc.lineno, "column": exc.colno}, text)
+        except RecursionError:
+            return JsonDocument(key, None, "not valid JSON: nested too deeply", {}, text)
+        if not isinstance(data, dict):
+            return JsonDocument(key, None, f"not a JSON object (top level is {type(data).__name__})", {}, text)
+        return JsonDocument(key, data, None, {}, text)
+
+
+class TargetContext:
+    """What a target rule sees: the names of all assets and the objects at the root."""
+
+    def __init__(self, target: TargetInfo, root_objects: list[ObjectInfo]) -> None:
+        self.target = target
+        self.convention = target.convention
+        self.root_objects = root_objects

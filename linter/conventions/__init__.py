@@ -1,0 +1,98 @@
+"""Convention files: the policy the rules enforce, kept as data (YAML, validated by JSON Schema)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from linter.findings import Severity
+
+BUILTIN = ("aind-open-data",)
+
+
+class ConventionError(Exception):
+    """A convention file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Convention:
+    name: str
+    source: str
+    data: dict[str, Any] = field(repr=False)
+
+    @cached_property
+    def modalities(self) -> frozenset[str]:
+        return frozenset(self.data["names"]["modalities"])
+
+    @cached_property
+    def modalities_by_lower(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for m in sorted(self.modalities):
+            out.setdefault(m.lower(), []).append(m)
+        return out
+
+    @property
+    def modality_optional(self) -> bool:
+        return bool(self.data["names"].get("modality_optional", False))
+
+    @cached_property
+    def forbidden_characters(self) -> frozenset[str]:
+        return frozenset(self.data["names"].get("forbidden_characters", ""))
+
+    @cached_property
+    def placeholder_times(self) -> frozenset[str]:
+        return frozenset(self.data["names"].get("placeholder_times", []))
+
+    @cached_property
+    def layout_ignore(self) -> tuple[str, ...]:
+        return tuple(self.data.get("layout", {}).get("ignore", []))
+
+    @cached_property
+    def severity_overrides(self) -> dict[str, Severity]:
+        return {code: Severity.parse(sev) for code, sev in self.data.get("severity", {}).items()}
+
+    def section(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key, {})
+        return value if isinstance(value, dict) else {}
+
+
+def _schema() -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8"))
+
+
+def parse_convention(text: str, source: str) -> Convention:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConventionError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConventionError(f"{source}: a convention file must be a YAML mapping")
+    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        lines = [f"  at {'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors[:10]]
+        raise ConventionError(f"{source}: invalid convention file:\n" + "\n".join(lines))
+    return Convention(name=data["name"], source=source, data=data)
+
+
+def load_convention(name_or_path: str) -> Convention:
+    """Load a built-in convention by name, or a convention file by path."""
+    if name_or_path in BUILTIN:
+        text = resources.files(__package__).joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
+        return parse_convention(text, name_or_path)
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ConventionError(
+            f"{name_or_path}: no such convention (built-in: {', '.join(BUILTIN)}; or give a YAML file path)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConventionError(f"{name_or_path}: cannot read: {exc}") from None
+    return parse_convention(text, str(path))

@@ -1,0 +1,147 @@
+"""Runs the rules over the assets of each target, in parallel, streaming results out in order."""
+
+from __future__ import annotations
+
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from linter.context import AssetContext, TargetContext, TargetInfo
+from linter.conventions import Convention
+from linter.findings import Finding, Severity, Violation
+from linter.registry import Rule
+from linter.sources import ReadError, Source
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class LintOptions:
+    convention: Convention
+    rules: dict[str, Rule]
+    severity_overrides: dict[str, Severity] = field(default_factory=dict)
+    jobs: int = 8
+    # Options for sources and rules added by later features (S3 settings, ledger, destination).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AssetResult:
+    """One asset's outcome; ``name`` is None for findings about the target as a whole."""
+
+    name: str | None
+    level: str | None
+    source: str | None
+    objects: int
+    findings: list[Finding]
+    complete: bool = True
+
+
+class SourceError(Exception):
+    """A target that cannot be opened at all (missing folder, bad URL)."""
+
+
+def open_source(target: str, options: LintOptions) -> Source:
+    if target.startswith("s3://"):
+        from linter.sources.s3 import S3Source  # imported only when needed: boto3 is slow to import
+
+        return S3Source(target, options)
+    from linter.sources.local import LocalSource
+
+    try:
+        return LocalSource(target, options.convention)
+    except OSError as exc:
+        raise SourceError(str(exc)) from None
+
+
+def ordered_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
+    """Like ``executor.map`` but with at most ``window`` items in flight, so memory stays flat."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(executor.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+class Linter:
+    def __init__(self, options: LintOptions) -> None:
+        self.options = options
+        enabled = options.rules.values()
+        self.asset_rules = [r for r in enabled if r.scope == "asset"]
+        self.target_rules = [r for r in enabled if r.scope == "target"]
+
+    def finding(self, rule: Rule, v: Violation, asset: str | None) -> Finding:
+        severity = self.options.severity_overrides.get(rule.code, v.severity or rule.severity)
+        return Finding(rule.code, rule.name, severity, asset, v.path, v.message, dict(v.details))
+
+    def engine_finding(self, code: str, asset: str | None, path: str | None, message: str, **details: Any) -> Finding | None:
+        rule = self.options.rules.get(code)
+        if rule is None:
+            return None
+        return self.finding(rule, Violation(message, path, details), asset)
+
+    def unreadable(self, errors: Iterable[ReadError], asset: str | None) -> list[Finding]:
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for err in errors:
+            if (err.path, err.message) in seen:
+                continue
+            seen.add((err.path, err.message))
+            f = self.engine_finding("E901", asset, err.path, f"cannot read {err.path}: {err.message}")
+            if f is not None:
+                out.append(f)
+        return out
+
+    def run_rule(self, rule: Rule, ctx: Any, asset: str | None) -> list[Finding]:
+        assert rule.func is not None
+        try:
+            return [self.finding(rule, v, asset) for v in rule.func(ctx)]
+        except Exception as exc:  # a crashing rule becomes a finding; the run goes on
+            frames = traceback.extract_tb(exc.__traceback__)[-3:]
+            crash = self.engine_finding(
+                "E902",
+                asset,
+                None,
+                f"rule {rule.code} {rule.name} crashed: {type(exc).__name__}: {exc}",
+                rule_code=rule.code,
+                exception=type(exc).__name__,
+                traceback=[f"{f.filename}:{f.lineno} in {f.name}" for f in frames],
+            )
+            return [crash] if crash is not None else []
+
+    def lint_asset(self, source: Source, target: TargetInfo, name: str) -> AssetResult:
+        asset = source.load_asset(name)
+        ctx = AssetContext(asset, target, source)
+        findings: list[Finding] = []
+        for rule in self.asset_rules:
+            findings.extend(self.run_rule(rule, ctx, name))
+        errors = [*asset.errors, *ctx.read_errors]
+        findings.extend(self.unreadable(errors, name))
+        findings.sort(key=Finding.sort_key)
+        parsed = ctx.parsed
+        return AssetResult(name, parsed.level, parsed.source, len(asset.objects), findings, complete=not errors)
+
+    def lint_target(self, target: str) -> Iterator[AssetResult]:
+        """Yield the target's own result first (asset None), then each asset's, sorted by name."""
+        source = open_source(target, self.options)
+        names = sorted(set(source.asset_names()))
+        info = TargetInfo(source.label, frozenset(names), self.options.convention, self.options.extra)
+        root_objects = source.root_objects()
+        tctx = TargetContext(info, root_objects)
+        findings: list[Finding] = []
+        for rule in self.target_rules:
+            findings.extend(self.run_rule(rule, tctx, None))
+        root_errors = source.root_errors()
+        findings.extend(self.unreadable(root_errors, None))
+        findings.sort(key=Finding.sort_key)
+        yield AssetResult(None, None, None, len(root_objects), findings, complete=not root_errors)
+
+        jobs = max(1, self.options.jobs)
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lint") as pool:
+            yield from ordered_map(pool, lambda n: self.lint_asset(source, info, n), names, window=jobs * 4)

@@ -1,0 +1,60 @@
+"""The one record every part of the linter speaks: a finding."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``a >= b`` means *a is at least as severe as b*."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected error, warning or info)") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """What a rule yields: the engine adds the rule's code, name, severity and asset."""
+
+    message: str
+    path: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    name: str
+    severity: Severity
+    asset: str | None
+    path: str | None
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        return (self.asset or "", self.path or "", self.rule, self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "name": self.name,
+            "severity": str(self.severity),
+            "asset": self.asset,
+            "path": self.path,
+            "message": self.message,
+            "details": self.details,
+        }

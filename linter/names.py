@@ -1,0 +1,148 @@
+"""The asset-name grammar: parse a name into its raw/derived parts.
+
+raw:      [<modality>_]<subject-id>_<YYYY-MM-DD>_<HH-MM-SS>
+derived:  <raw-name>_<label>_<YYYY-MM-DD>_<HH-MM-SS>
+
+Tokens are separated by ``_`` and never contain it. Parsing is structural and lenient about
+token *content* (an unknown modality or an impossible date still parses), so that each rule
+can report its own problem; ``grammar_error`` is set only when the structure itself fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from linter.conventions import Convention
+
+DATE_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+TIME_SHAPE = re.compile(r"^[0-9]{2}-[0-9]{2}-[0-9]{2}$")
+
+Level = Literal["raw", "derived", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """A ``<date>_<time>`` pair of tokens, shaped right but not necessarily real."""
+
+    date: str
+    time: str
+
+    def __str__(self) -> str:
+        return f"{self.date}_{self.time}"
+
+    @property
+    def date_valid(self) -> bool:
+        try:
+            dt.date.fromisoformat(self.date)
+        except ValueError:
+            return False
+        return True
+
+    @property
+    def time_valid(self) -> bool:
+        hh, mm, ss = (int(part) for part in self.time.split("-"))
+        return hh < 24 and mm < 60 and ss < 60
+
+    def value(self) -> dt.datetime | None:
+        """The moment named, or None when the date or the time does not exist."""
+        if not (self.date_valid and self.time_valid):
+            return None
+        hh, mm, ss = (int(part) for part in self.time.split("-"))
+        return dt.datetime.combine(dt.date.fromisoformat(self.date), dt.time(hh, mm, ss))
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedName:
+    name: str
+    tokens: tuple[str, ...]
+    level: Level
+    modality: str | None = None
+    subject: str | None = None
+    stamps: tuple[Stamp, ...] = ()
+    labels: tuple[str, ...] = ()
+    source: str | None = None
+    raw_name: str | None = None
+    grammar_error: str | None = None
+
+    @property
+    def is_asset_name(self) -> bool:
+        return self.grammar_error is None
+
+
+def _pairs(tokens: tuple[str, ...]) -> list[int]:
+    found, i = [], 0
+    while i < len(tokens) - 1:
+        if DATE_SHAPE.match(tokens[i]) and TIME_SHAPE.match(tokens[i + 1]):
+            found.append(i)
+            i += 2
+        else:
+            i += 1
+    return found
+
+
+def parse_name(name: str, convention: Convention) -> ParsedName:
+    return _parse_cached(name, convention.modality_optional, convention.modalities)
+
+
+@lru_cache(maxsize=65536)
+def _parse_cached(name: str, modality_optional: bool, modalities: frozenset[str]) -> ParsedName:
+    tokens = tuple(name.split("_"))
+    pairs = _pairs(tokens)
+
+    def fail(message: str) -> ParsedName:
+        return ParsedName(name, tokens, "unknown", grammar_error=message)
+
+    if not pairs:
+        dates = [t for t in tokens if DATE_SHAPE.match(t)]
+        if dates:
+            return fail(f"date {dates[0]!r} is not followed by a time token HH-MM-SS")
+        return fail("no '_<YYYY-MM-DD>_<HH-MM-SS>' timestamp in the name")
+
+    head = tokens[: pairs[0]]
+    modality: str | None
+    if len(head) == 2:
+        modality, subject = head
+    elif len(head) == 1:
+        modality, subject = None, head[0]
+        if not modality_optional:
+            return fail(f"no modality before subject id {subject!r}: expected <modality>_<subject-id>_<date>_<time>")
+        if subject in modalities:
+            return fail(f"{subject!r} is a modality, not a subject id: expected <modality>_<subject-id>_<date>_<time>")
+    elif not head:
+        return fail("the name starts with a timestamp: a subject id must come first")
+    else:
+        joined = "_".join(head)
+        lone_dates = [t for t in head if DATE_SHAPE.match(t)]
+        if lone_dates:
+            return fail(f"date {lone_dates[0]!r} in {joined!r} is not followed by a time token HH-MM-SS")
+        return fail(
+            f"{joined!r} before the first timestamp has {len(head)} tokens; expected "
+            "[<modality>_]<subject-id> (a token never contains '_')"
+        )
+
+    labels: list[str] = []
+    for k, start in enumerate(pairs[1:], start=1):
+        segment = tokens[pairs[k - 1] + 2 : start]
+        if not segment:
+            return fail(f"two timestamps in a row at {tokens[start]}_{tokens[start + 1]}: a label must come between")
+        if len(segment) > 1:
+            return fail(f"label {'_'.join(segment)!r} contains '_': join its words with '-'")
+        labels.append(segment[0])
+
+    trailing = tokens[pairs[-1] + 2 :]
+    if trailing:
+        text = "_".join(trailing)
+        if len(trailing) == 2 and DATE_SHAPE.match(trailing[1]):
+            return fail(f"derived suffix {text!r} has a date but no time: expected _<label>_<YYYY-MM-DD>_<HH-MM-SS>")
+        return fail(f"{text!r} after the last timestamp is not _<label>_<YYYY-MM-DD>_<HH-MM-SS>")
+
+    stamps = tuple(Stamp(tokens[i], tokens[i + 1]) for i in pairs)
+    raw_name = "_".join(tokens[: pairs[0] + 2])
+    if len(stamps) == 1:
+        return ParsedName(name, tokens, "raw", modality, subject, stamps, (), None, raw_name)
+    source = "_".join(tokens[: pairs[-1] - 1])
+    return ParsedName(name, tokens, "derived", modality, subject, stamps, tuple(labels), source, raw_name)

@@ -1,0 +1,146 @@
+"""Rule registration: the ``@rule`` decorator, built-in and entry-point rules, select/ignore."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Literal
+
+from linter.findings import Severity
+
+ENTRY_POINT_GROUP = "aind_bucket_lint.rules"
+CODE_RE = re.compile(r"^[A-Z][0-9]{3}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+BUILTIN_MODULES = ("rules.naming", "rules.layout")
+
+Scope = Literal["asset", "target", "engine"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    func: Callable[..., Any] | None
+    scope: Scope
+    origin: str
+
+    @property
+    def doc(self) -> str:
+        """The rule's documentation: its function's docstring, dedented."""
+        if self.func is None:
+            return ENGINE_RULE_DOCS.get(self.code, self.summary)
+        return inspect.cleandoc(self.func.__doc__ or self.summary)
+
+
+_REGISTRY: dict[str, Rule] = {}
+
+
+def rule(
+    code: str, name: str, severity: str, summary: str, *, scope: Scope = "asset"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a rule function.
+
+    An ``asset`` rule is called as ``func(ctx: AssetContext)`` once per asset; a ``target``
+    rule as ``func(ctx: TargetContext)`` once per target. Both yield ``Violation``.
+    """
+    if not CODE_RE.match(code):
+        raise ValueError(f"rule code {code!r} must be a capital letter and three digits")
+    if not NAME_RE.match(name):
+        raise ValueError(f"rule name {name!r} must be kebab-case")
+    sev = Severity.parse(severity)
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        register(Rule(code, name, sev, summary, func, scope, func.__module__))
+        return func
+
+    return decorate
+
+
+def register(new: Rule) -> None:
+    existing = _REGISTRY.get(new.code)
+    if existing is not None and existing.func is not None and new.func is not None:
+        same = (existing.func.__module__, existing.func.__qualname__) == (
+            new.func.__module__,
+            new.func.__qualname__,
+        )
+        if not same:
+            raise ValueError(f"rule code {new.code} is registered twice ({existing.origin}, {new.origin})")
+    _REGISTRY[new.code] = new
+
+
+ENGINE_RULE_DOCS = {
+    "E901": (
+        "Part of the target could not be read: a folder or object that could not be listed "
+        "or read, a symlink pointing out of the target, or an S3 request that still failed "
+        "after retries. The finding names the object and the error. The report is then "
+        "marked incomplete and the exit code is 2, whatever `--fail-on` says, because a "
+        "part that was not read was not checked."
+    ),
+    "E902": (
+        "A rule raised an exception on this asset. The finding names the rule and the "
+        "exception; the other rules and assets are still checked. Please report it: a rule "
+        "crash is a bug in the rule."
+    ),
+}
+register(Rule("E901", "unreadable", Severity.ERROR, "Part of the target could not be read.", None, "engine", "linter"))
+register(Rule("E902", "rule-crashed", Severity.ERROR, "A rule raised an exception on an asset.", None, "engine", "linter"))
+
+_loaded = False
+
+
+def load_rules() -> dict[str, Rule]:
+    """Import the built-in rules and every entry-point plugin, once; return all rules by code."""
+    global _loaded
+    if not _loaded:
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                ep.load()
+            except Exception as exc:  # a broken plugin must not take the linter down
+                print(f"aind-bucket-lint: cannot load rule plugin {ep.name!r} ({ep.value}): {exc}", file=sys.stderr)
+        _loaded = True
+    return dict(sorted(_REGISTRY.items()))
+
+
+def parse_codes(text: str | Iterable[str] | None) -> list[str]:
+    if text is None:
+        return []
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return [item.strip().upper() for item in items if item.strip()]
+
+
+def _longest_match(code: str, prefixes: Sequence[str]) -> int:
+    best = -1
+    for prefix in prefixes:
+        if prefix == "ALL":
+            best = max(best, 0)
+        elif code.startswith(prefix):
+            best = max(best, len(prefix))
+    return best
+
+
+def select_rules(rules: dict[str, Rule], select: Sequence[str], ignore: Sequence[str]) -> dict[str, Rule]:
+    """Enable rules as ruff does: the most specific matching prefix wins.
+
+    Raises ValueError for a code or prefix that matches no rule, so a typo never silently
+    disables nothing.
+    """
+    for prefix in [*select, *ignore]:
+        if prefix != "ALL" and not any(code.startswith(prefix) for code in rules):
+            raise ValueError(f"{prefix!r} matches no rule code (see `aind-bucket-lint rules`)")
+    chosen = select or ["ALL"]
+    enabled = {}
+    for code, r in rules.items():
+        sel = _longest_match(code, chosen)
+        ign = _longest_match(code, ignore)
+        if sel >= 0 and sel > ign:
+            enabled[code] = r
+    return enabled
