@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check", help="lint local folders or s3:// prefixes")
-    check.add_argument("targets", nargs="+", metavar="TARGET", help="a bucket folder, an asset folder, or s3://BUCKET[/PREFIX/]")
+    check.add_argument(
+        "targets", nargs="+", metavar="TARGET", help="a bucket folder, an asset folder, or s3://BUCKET[/PREFIX/]"
+    )
     add_check_options(check)
 
     rules = sub.add_parser("rules", help="list the rules")
@@ -57,9 +59,15 @@ def add_check_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes to enable (default all)")
     p.add_argument("--ignore", metavar="CODES", help="comma-separated rule codes or prefixes to disable")
-    p.add_argument("--fail-on", choices=FAIL_ON, default=None, help="lowest severity that fails the run (default error)")
-    p.add_argument("--convention", metavar="NAME|FILE", help=f"convention: {', '.join(BUILTIN)} (default) or a YAML file")
-    p.add_argument("--config", metavar="FILE", help="config file (default: nearest .aind-bucket-lint.yaml or pyproject.toml)")
+    p.add_argument(
+        "--fail-on", choices=FAIL_ON, default=None, help="lowest severity that fails the run (default error)"
+    )
+    p.add_argument(
+        "--convention", metavar="NAME|FILE", help=f"convention: {', '.join(BUILTIN)} (default) or a YAML file"
+    )
+    p.add_argument(
+        "--config", metavar="FILE", help="config file (default: nearest .aind-bucket-lint.yaml or pyproject.toml)"
+    )
     p.add_argument("--jobs", "-j", type=int, metavar="N", help="assets checked in parallel (default 8)")
 
 
@@ -113,7 +121,7 @@ def run_check(args: argparse.Namespace) -> int:
     fmt = args.format or config.get("format", "text")
     if fmt not in CHECK_FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(CHECK_FORMATS)})")
-    jobs = args.jobs or config.get("jobs", 8)
+    jobs = args.jobs if args.jobs is not None else config.get("jobs", 8)
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     options = LintOptions(convention, rules, overrides, jobs, extra={"config": config})
@@ -178,7 +186,14 @@ def run_rules(args: argparse.Namespace) -> int:
     rules = load_rules()
     if args.format == "json":
         rows = [
-            {"code": r.code, "name": r.name, "severity": str(r.severity), "summary": r.summary, "doc": r.doc, "origin": r.origin}
+            {
+                "code": r.code,
+                "name": r.name,
+                "severity": str(r.severity),
+                "summary": r.summary,
+                "doc": r.doc,
+                "origin": r.origin,
+            }
             for r in rules.values()
         ]
         print(json.dumps(rows, indent=2))
@@ -187,7 +202,7 @@ def run_rules(args: argparse.Namespace) -> int:
     else:
         width = max(len(r.name) for r in rules.values())
         for r in rules.values():
-            print(f"{r.code}  {r.name:<{width}}  {str(r.severity):<7}  {r.summary}")
+            print(f"{r.code}  {r.name:<{width}}  {r.severity!s:<7}  {r.summary}")
     return EXIT_OK
 
 

@@ -111,8 +111,9 @@ class AssetContext:
         if raw is None:
             return None
         if isinstance(raw, TooLarge):
-            return JsonDocument(key, None, f"larger than the limit of {limit} bytes; not read",
-                                {"size": raw.size, "limit": limit})
+            return JsonDocument(
+                key, None, f"larger than the limit of {limit} bytes; not read", {"size": raw.size, "limit": limit}
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -122,8 +123,13 @@ class AssetContext:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            return JsonDocument(key, None, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-                                {"line": exc.lineno, "column": exc.colno}, text)
+            return JsonDocument(
+                key,
+                None,
+                f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                {"line": exc.lineno, "column": exc.colno},
+                text,
+            )
         except RecursionError:
             return JsonDocument(key, None, "not valid JSON: nested too deeply", {}, text)
         if not isinstance(data, dict):

@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+import hashlib
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from linter import __version__
 from linter.context import AssetContext, TargetContext, TargetInfo
 from linter.conventions import Convention
 from linter.findings import Finding, Severity, Violation
 from linter.registry import Rule
-from linter.sources import ReadError, Source
+from linter.sources import Asset, ReadError, Source
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class VerdictStore(Protocol):
+    """Remembers the findings of content-reading rules per asset, keyed by a fingerprint of the
+    asset's root-level objects (the sidecars), so an unchanged asset is not fetched again."""
+
+    def get_verdicts(self, asset: str, fingerprint: str) -> list[Finding] | None: ...
+
+    def put_verdicts(self, asset: str, fingerprint: str, findings: list[Finding]) -> None: ...
+
+
+def content_fingerprint(asset: Asset, rules: Iterable[Rule], convention: Convention) -> str:
+    """What the content rules' findings depend on: the root-level objects' identities, the
+    rules that ran (and their severities), the convention and the linter's version."""
+    h = hashlib.sha256()
+    h.update(f"{__version__}\0{convention.digest}\0".encode())
+    for r in rules:
+        h.update(f"{r.code}:{r.severity}\0".encode())
+    for o in sorted(asset.objects, key=lambda o: o.key):
+        if "/" not in o.key:
+            stamp = o.etag or (o.last_modified.isoformat() if o.last_modified else "")
+            h.update(f"{o.key}\0{o.size}\0{stamp}\0".encode())
+    return h.hexdigest()
 
 
 @dataclass
@@ -25,6 +50,7 @@ class LintOptions:
     rules: dict[str, Rule]
     severity_overrides: dict[str, Severity] = field(default_factory=dict)
     jobs: int = 8
+    verdicts: VerdictStore | None = None
     # Options for sources and rules added by later features (S3 settings, ledger, destination).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -73,14 +99,17 @@ class Linter:
     def __init__(self, options: LintOptions) -> None:
         self.options = options
         enabled = options.rules.values()
-        self.asset_rules = [r for r in enabled if r.scope == "asset"]
+        self.asset_rules = [r for r in enabled if r.scope == "asset" and not r.reads_content]
+        self.content_rules = [r for r in enabled if r.scope == "asset" and r.reads_content]
         self.target_rules = [r for r in enabled if r.scope == "target"]
 
     def finding(self, rule: Rule, v: Violation, asset: str | None) -> Finding:
         severity = self.options.severity_overrides.get(rule.code, v.severity or rule.severity)
         return Finding(rule.code, rule.name, severity, asset, v.path, v.message, dict(v.details))
 
-    def engine_finding(self, code: str, asset: str | None, path: str | None, message: str, **details: Any) -> Finding | None:
+    def engine_finding(
+        self, code: str, asset: str | None, path: str | None, message: str, **details: Any
+    ) -> Finding | None:
         rule = self.options.rules.get(code)
         if rule is None:
             return None
@@ -121,11 +150,31 @@ class Linter:
         findings: list[Finding] = []
         for rule in self.asset_rules:
             findings.extend(self.run_rule(rule, ctx, name))
+        findings.extend(self.content_findings(ctx))
         errors = [*asset.errors, *ctx.read_errors]
         findings.extend(self.unreadable(errors, name))
         findings.sort(key=Finding.sort_key)
         parsed = ctx.parsed
         return AssetResult(name, parsed.level, parsed.source, len(asset.objects), findings, complete=not errors)
+
+    def content_findings(self, ctx: AssetContext) -> list[Finding]:
+        """Run the content rules, or reuse their verdicts when the asset's sidecars are unchanged."""
+        if not self.content_rules:
+            return []
+        store = self.options.verdicts
+        fingerprint = ""
+        if store is not None and not ctx.asset.errors:
+            fingerprint = content_fingerprint(ctx.asset, self.content_rules, self.options.convention)
+            cached = store.get_verdicts(ctx.name, fingerprint)
+            if cached is not None:
+                return cached
+        out: list[Finding] = []
+        for rule in self.content_rules:
+            out.extend(self.run_rule(rule, ctx, ctx.name))
+        # a verdict reached while something could not be read is not worth remembering
+        if store is not None and fingerprint and not ctx.read_errors:
+            store.put_verdicts(ctx.name, fingerprint, out)
+        return out
 
     def lint_target(self, target: str) -> Iterator[AssetResult]:
         """Yield the target's own result first (asset None), then each asset's, sorted by name."""

@@ -30,6 +30,7 @@ class Rule:
     func: Callable[..., Any] | None
     scope: Scope
     origin: str
+    reads_content: bool = False
 
     @property
     def doc(self) -> str:
@@ -43,12 +44,23 @@ _REGISTRY: dict[str, Rule] = {}
 
 
 def rule(
-    code: str, name: str, severity: str, summary: str, *, scope: Scope = "asset"
+    code: str,
+    name: str,
+    severity: str,
+    summary: str,
+    *,
+    scope: Scope = "asset",
+    reads_content: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a rule function.
 
     An ``asset`` rule is called as ``func(ctx: AssetContext)`` once per asset; a ``target``
     rule as ``func(ctx: TargetContext)`` once per target. Both yield ``Violation``.
+
+    ``reads_content`` marks a rule that reads objects' bytes (sidecars) through the context.
+    Its findings depend only on the listing and on the asset's root-level objects, so the
+    engine may reuse them from a verdict store (the ledger) while those objects' ETags are
+    unchanged, and skip fetching them again.
     """
     if not CODE_RE.match(code):
         raise ValueError(f"rule code {code!r} must be a capital letter and three digits")
@@ -57,7 +69,7 @@ def rule(
     sev = Severity.parse(severity)
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        register(Rule(code, name, sev, summary, func, scope, func.__module__))
+        register(Rule(code, name, sev, summary, func, scope, func.__module__, reads_content))
         return func
 
     return decorate
@@ -90,7 +102,9 @@ ENGINE_RULE_DOCS = {
     ),
 }
 register(Rule("E901", "unreadable", Severity.ERROR, "Part of the target could not be read.", None, "engine", "linter"))
-register(Rule("E902", "rule-crashed", Severity.ERROR, "A rule raised an exception on an asset.", None, "engine", "linter"))
+register(
+    Rule("E902", "rule-crashed", Severity.ERROR, "A rule raised an exception on an asset.", None, "engine", "linter")
+)
 
 _loaded = False
 

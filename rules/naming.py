@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterator
 
 from linter.context import AssetContext
@@ -91,7 +92,7 @@ def derived_before_source(ctx: AssetContext) -> Iterator[Violation]:
     acquisition (or processing) time of the asset it was derived from.
     """
     stamps = ctx.parsed.stamps
-    for earlier, later in zip(stamps, stamps[1:], strict=False):
+    for earlier, later in itertools.pairwise(stamps):
         a, b = earlier.value(), later.value()
         if a is not None and b is not None and b < a:
             yield Violation(
@@ -103,7 +104,7 @@ def derived_before_source(ctx: AssetContext) -> Iterator[Violation]:
 
 @rule("N106", "daisy-chained", "error", "The source part of a derived name is itself derived.")
 def daisy_chained(ctx: AssetContext) -> Iterator[Violation]:
-    """"Do not daisy-chain": a derived name is ``<raw-name>_<label>_<date>_<time>``, so its source
+    """ "Do not daisy-chain": a derived name is ``<raw-name>_<label>_<date>_<time>``, so its source
     part must be a raw name. ``<raw>_<a>_<dt>_<b>_<dt>`` stacks two derivations in one name;
     name the result after the raw asset and record the chain in ``data_description.source_data``.
     """

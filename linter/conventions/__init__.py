@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,6 +58,11 @@ class Convention:
     @cached_property
     def severity_overrides(self) -> dict[str, Severity]:
         return {code: Severity.parse(sev) for code, sev in self.data.get("severity", {}).items()}
+
+    @cached_property
+    def digest(self) -> str:
+        """Identifies the policy's content, for caches that must not outlive a policy change."""
+        return hashlib.sha256(json.dumps(self.data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def section(self, key: str) -> dict[str, Any]:
         value = self.data.get(key, {})

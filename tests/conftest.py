@@ -1,0 +1,92 @@
+"""Shared test helpers. Tests build small buckets in temporary folders and run the real linter."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from linter.cli import main
+from linter.conventions import load_convention
+from linter.engine import Linter, LintOptions
+from linter.findings import Finding
+from linter.registry import load_rules, select_rules
+
+pytest_plugins = ["tests.s3_fixtures"] if (Path(__file__).parent / "s3_fixtures.py").exists() else []
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+
+
+def make_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    """Create files (and their folders) under ``root``; a key ending in '/' makes an empty folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        path = root / rel
+        if rel.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def lint_findings(target: Path | str, select: Iterable[str] = (), ignore: Iterable[str] = (), jobs: int = 2) -> list[Finding]:
+    """Run the real engine over one target and return every finding, in report order."""
+    rules = select_rules(load_rules(), list(select), list(ignore))
+    linter = Linter(LintOptions(load_convention("aind-open-data"), rules, jobs=jobs))
+    return [f for result in linter.lint_target(str(target)) for f in result.findings]
+
+
+def brief(findings: Iterable[Finding]) -> list[tuple[str, str | None, str | None]]:
+    """(rule, asset, path) for each finding: the part most tests assert exactly."""
+    return [(f.rule, f.asset, f.path) for f in findings]
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.splitlines()]
+
+
+def run_cli(*args: str) -> CliResult:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(args))
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def report_schema() -> jsonschema.Draft202012Validator:
+    text = resources.files("linter").joinpath("schemas/report-v1.json").read_text(encoding="utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text), format_checker=jsonschema.FormatChecker())
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test from an empty folder so no config file of the developer's leaks in."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
