@@ -20,8 +20,12 @@ versions can change the output, which is why each ``"$comment"`` records them.
 How to rerun (keep the 1.x release out of the linter's own environment)::
 
     python3 -m venv /work/venv-ads1
-    /work/venv-ads1/bin/pip install aind-data-schema==1.4.0
+    /work/venv-ads1/bin/pip install aind-data-schema==1.4.0 \
+        aind-data-schema-models==0.8.0 pydantic==2.14.3
     /work/venv-ads1/bin/python scripts/generate_v1_schemas.py
+
+The two extra pins are the versions the committed files were generated with (see
+their ``"$comment"``); drop them to regenerate with newer ones, then review the diff.
 
 Options:
 
@@ -141,9 +145,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
-    parser.add_argument(
-        "--check", action="store_true", help="compare only; exit 1 on a difference"
-    )
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 on a difference")
     parser.add_argument(
         "--allow-version-mismatch",
         action="store_true",
@@ -175,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         stale = [
             name
             for name, text in files.items()
-            if not (out_dir / name).is_file()
-            or (out_dir / name).read_text(encoding="utf-8") != text
+            if not (out_dir / name).is_file() or (out_dir / name).read_text(encoding="utf-8") != text
         ]
         for name in stale:
             print(f"out of date: {out_dir / name}", file=sys.stderr)

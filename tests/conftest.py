@@ -43,7 +43,9 @@ def make_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
     return root
 
 
-def lint_findings(target: Path | str, select: Iterable[str] = (), ignore: Iterable[str] = (), jobs: int = 2) -> list[Finding]:
+def lint_findings(
+    target: Path | str, select: Iterable[str] = (), ignore: Iterable[str] = (), jobs: int = 2
+) -> list[Finding]:
     """Run the real engine over one target and return every finding, in report order."""
     rules = select_rules(load_rules(), list(select), list(ignore))
     linter = Linter(LintOptions(load_convention("aind-open-data"), rules, jobs=jobs))
@@ -55,6 +57,26 @@ def brief(findings: Iterable[Finding]) -> list[tuple[str, str | None, str | None
     return [(f.rule, f.asset, f.path) for f in findings]
 
 
+def _report_validator() -> jsonschema.Draft202012Validator:
+    text = resources.files("linter").joinpath("schemas/report-v1.json").read_text(encoding="utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text), format_checker=jsonschema.FormatChecker())
+
+
+REPORT_SCHEMA = _report_validator()
+
+
+def validate_jsonl(lines: list[dict[str, Any]]) -> None:
+    """A jsonl report is the json report cut into lines: check each part against the same schema."""
+    schema = REPORT_SCHEMA.schema
+    assert lines[0]["type"] == "header" and lines[-1]["type"] == "summary"
+    header = {k: v for k, v in lines[0].items() if k != "type"}
+    summary = {k: v for k, v in lines[-1].items() if k != "type"}
+    findings = [{k: v for k, v in line.items() if k != "type"} for line in lines[1:-1]]
+    assert all(line["type"] == "finding" for line in lines[1:-1])
+    REPORT_SCHEMA.validate({**header, **summary, "assets": [], "findings": findings})
+    assert set(header) == {"report_version", "tool", "target", "convention", "started_at"}, schema["title"]
+
+
 @dataclass
 class CliResult:
     code: int
@@ -62,10 +84,16 @@ class CliResult:
     err: str
 
     def json(self) -> Any:
-        return json.loads(self.out)
+        """The json report, checked against the shipped report schema."""
+        doc = json.loads(self.out)
+        REPORT_SCHEMA.validate(doc)
+        return doc
 
     def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.out.splitlines()]
+        """The jsonl report, checked against the shipped report schema."""
+        rows = [json.loads(line) for line in self.out.splitlines()]
+        validate_jsonl(rows)
+        return rows
 
 
 def run_cli(*args: str) -> CliResult:
@@ -82,8 +110,7 @@ def cli() -> Callable[..., CliResult]:
 
 @pytest.fixture(scope="session")
 def report_schema() -> jsonschema.Draft202012Validator:
-    text = resources.files("linter").joinpath("schemas/report-v1.json").read_text(encoding="utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text), format_checker=jsonschema.FormatChecker())
+    return REPORT_SCHEMA
 
 
 @pytest.fixture(autouse=True)

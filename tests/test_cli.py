@@ -125,9 +125,7 @@ def test_unknown_code_is_a_usage_error(bucket: Path) -> None:
     assert "'X999' matches no rule code" in res.err
 
 
-@pytest.mark.parametrize(
-    ("fail_on", "code"), [("error", 1), ("warning", 1), ("info", 1), ("never", 0)]
-)
+@pytest.mark.parametrize(("fail_on", "code"), [("error", 1), ("warning", 1), ("info", 1), ("never", 0)])
 def test_fail_on_with_an_error(bucket: Path, fail_on: str, code: int) -> None:
     assert check(bucket, "--fail-on", fail_on).code == code
 

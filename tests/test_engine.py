@@ -60,14 +60,18 @@ def test_plugin_rules_load_and_a_crash_becomes_e902(tmp_path: Path) -> None:
         ("E902", "ecephys_2_2022-12-12_05-06-07", "rule X501 always-crashes crashed: RuntimeError: boom"),
         ("X502", "ecephys_2_2022-12-12_05-06-07", "1 objects"),
     ]
-    listed = subprocess.run([sys.executable, "-m", "linter", "rules"], capture_output=True, text=True, env=env, check=True)
+    listed = subprocess.run(
+        [sys.executable, "-m", "linter", "rules"], capture_output=True, text=True, env=env, check=True
+    )
     assert "X501  always-crashes" in listed.stdout
 
 
 def test_broken_plugin_is_reported_not_fatal(tmp_path: Path) -> None:
     env = install_plugin(tmp_path)
     (tmp_path / "site" / "labrules.py").write_text("raise ImportError('missing dependency')\n")
-    res = subprocess.run([sys.executable, "-m", "linter", "rules"], capture_output=True, text=True, env=env, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "linter", "rules"], capture_output=True, text=True, env=env, check=False
+    )
     assert res.returncode == 0
     assert "cannot load rule plugin 'lab' (labrules): missing dependency" in res.stderr
     assert "N101" in res.stdout
@@ -125,7 +129,11 @@ def test_empty_target(tmp_path: Path) -> None:
     res = run_cli("check", str(tmp_path), "--format", "json")
     assert res.code == 0
     assert res.json()["summary"] == {
-        "assets": 0, "objects": 0, "findings": 0, "by_severity": {"error": 0, "warning": 0, "info": 0}, "by_rule": {}
+        "assets": 0,
+        "objects": 0,
+        "findings": 0,
+        "by_severity": {"error": 0, "warning": 0, "info": 0},
+        "by_rule": {},
     }
 
 

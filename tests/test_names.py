@@ -60,7 +60,10 @@ def test_modality_with_dashes_is_one_token() -> None:
             "ecephys_1_2022-12-12_05-06-07_2022-12-13_05-06-07",
             "two timestamps in a row at 2022-12-13_05-06-07: a label must come between",
         ),
-        ("ecephys_1_2022-12-12_05-06-07_extra", "'extra' after the last timestamp is not _<label>_<YYYY-MM-DD>_<HH-MM-SS>"),
+        (
+            "ecephys_1_2022-12-12_05-06-07_extra",
+            "'extra' after the last timestamp is not _<label>_<YYYY-MM-DD>_<HH-MM-SS>",
+        ),
         (
             "a_b_c_2022-12-12_05-06-07",
             "'a_b_c' before the first timestamp has 3 tokens; expected [<modality>_]<subject-id> (a token never contains '_')",

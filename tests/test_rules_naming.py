@@ -79,8 +79,12 @@ def test_n104_empty_token_and_forbidden_character(tmp_path: Path) -> None:
 def test_n105_derived_before_source(tmp_path: Path) -> None:
     name = "ecephys_1_2023-04-10_17-09-26_sorted_2023-04-09_10-00-00"
     assert lint_names(tmp_path, name, "ecephys_1_2023-04-10_17-09-26_sorted_2023-04-10_17-09-26", code="N105") == [
-        ("N105", name, "derived timestamp 2023-04-09_10-00-00 precedes its source's timestamp 2023-04-10_17-09-26",
-         Severity.ERROR)
+        (
+            "N105",
+            name,
+            "derived timestamp 2023-04-09_10-00-00 precedes its source's timestamp 2023-04-10_17-09-26",
+            Severity.ERROR,
+        )
     ]
 
 
@@ -99,8 +103,12 @@ def test_n106_daisy_chain_suggests_a_name_after_the_raw_source(tmp_path: Path) -
 
 def test_n107_placeholder_time_is_info(tmp_path: Path) -> None:
     assert lint_names(tmp_path, "HCR_703179_2024-03-24_00-00-00", "HCR_703179_2024-03-24_00-00-01", code="N107") == [
-        ("N107", "HCR_703179_2024-03-24_00-00-00", "time '00-00-00' in 2024-03-24_00-00-00 looks like a placeholder",
-         Severity.INFO)
+        (
+            "N107",
+            "HCR_703179_2024-03-24_00-00-00",
+            "time '00-00-00' in 2024-03-24_00-00-00 looks like a placeholder",
+            Severity.INFO,
+        )
     ]
 
 
