@@ -43,6 +43,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,15 @@ VOLUME_SLOTS = 1000
 _SERVICES = ("master", "volume", "filer", "s3", "admin")
 _PORT_CONFLICT = re.compile(r"address already in use|is not available|bind: |reserved for gRPC", re.IGNORECASE)
 _MAX_UNIX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux; keep a margin
+
+
+_SESSION_LOCK = threading.Lock()
+
+
+@functools.cache
+def _shared_session() -> boto3.session.Session:
+    """One boto3 session for every client: a new session re-reads the S3 model (~60 ms)."""
+    return boto3.session.Session()
 
 
 class WeedNotFoundError(RuntimeError):
@@ -366,14 +376,15 @@ class SeaweedServer:
             max_pool_connections=max_pool_connections,
             retries={"total_max_attempts": 3, "mode": "standard"},
         )
-        return boto3.session.Session().client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=access_key or self.access_key,
-            aws_secret_access_key=secret_key or self.secret_key,
-            region_name=self.region,
-            config=base.merge(config) if config is not None else base,
-        )
+        with _SESSION_LOCK:  # one session caches the service model; creating clients is not thread-safe
+            return _shared_session().client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=access_key or self.access_key,
+                aws_secret_access_key=secret_key or self.secret_key,
+                region_name=self.region,
+                config=base.merge(config) if config is not None else base,
+            )
 
     def identity_client(self, identity: S3Identity, **kwargs: Any) -> BaseClient:
         """A boto3 S3 client that signs as ``identity``; kwargs go to :meth:`client`."""

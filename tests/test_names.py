@@ -66,7 +66,8 @@ def test_modality_with_dashes_is_one_token() -> None:
         ),
         (
             "a_b_c_2022-12-12_05-06-07",
-            "'a_b_c' before the first timestamp has 3 tokens; expected [<modality>_]<subject-id> (a token never contains '_')",
+            "'a_b_c' before the first timestamp has 3 tokens; "
+            "expected [<modality>_]<subject-id> (a token never contains '_')",
         ),
     ],
 )

@@ -15,7 +15,8 @@ def test_l301_nested_derived_asset_reported_once_at_its_outermost_folder(tmp_pat
     found = lint_findings(tmp_path, select=["L301"])
     assert brief(found) == [("L301", RAW, f"{RAW}/{DERIVED}/")]
     assert found[0].message == (
-        f"folder {DERIVED!r} is an asset inside asset {RAW!r} (its name is a derived asset name); move it to the top level"
+        f"folder {DERIVED!r} is an asset inside asset {RAW!r} "
+        "(its name is a derived asset name); move it to the top level"
     )
 
 

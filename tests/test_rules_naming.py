@@ -95,7 +95,8 @@ def test_n106_daisy_chain_suggests_a_name_after_the_raw_source(tmp_path: Path) -
             "N106",
             name,
             "source part 'exaSPIM_1_2023-09-12_12-37-37_flatfield-correction_2023-11-17_00-21-42' is itself a "
-            "derived name; name the asset after its raw source, e.g. 'exaSPIM_1_2023-09-12_12-37-37_fusion_2023-12-02_23-56-00'",
+            "derived name; name the asset after its raw source, "
+            "e.g. 'exaSPIM_1_2023-09-12_12-37-37_fusion_2023-12-02_23-56-00'",
             Severity.ERROR,
         )
     ]
