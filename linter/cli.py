@@ -4,24 +4,31 @@ above ``--fail-on``, 2 the linter could not do its job (usage, config, unreadabl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from linter import __version__
+from linter.baseline import Baseline, BaselineError
 from linter.config import Config, ConfigError, find_config, read_config
 from linter.conventions import BUILTIN, ConventionError, load_convention
 from linter.findings import Severity
+from linter.progress import Progress
 from linter.registry import Rule, load_rules, parse_codes, select_rules
+
+if TYPE_CHECKING:
+    from linter.ledger import Ledger
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 FAIL_ON = ("error", "warning", "info", "never")
-CHECK_FORMATS = ("text", "json", "jsonl")
+CHECK_FORMATS = ("text", "json", "jsonl", "sarif", "github", "markdown")
 
 
 class UsageError(Exception):
@@ -46,6 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_check_options(check)
 
+    baseline = sub.add_parser("baseline", help="record the current findings in a baseline file (for check --baseline)")
+    baseline.add_argument("targets", nargs="+", metavar="TARGET", help="as for check")
+    add_check_options(baseline, report=False)
+    baseline.set_defaults(format="baseline", fail_on="never", baseline=None)
+
+    hook = sub.add_parser("hook", help="lint the assets the given files belong to (the pre-commit hook)")
+    hook.add_argument("files", nargs="*", metavar="FILE", help="files of assets, e.g. the files staged for a commit")
+    hook.add_argument(
+        "--bucket-root",
+        metavar="DIR",
+        help="the folder holding the assets; a file's asset is its top-level folder under it "
+        "(default: config bucket-root, else the outermost folder holding data_description.json or named as an asset)",
+    )
+    add_check_options(hook)
+
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
@@ -54,21 +76,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_check_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=CHECK_FORMATS, default=None, help="report format (default text)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+def add_check_options(p: argparse.ArgumentParser, report: bool = True) -> None:
+    """The options of check; ``report=False`` (the baseline command) leaves out how to report and fail."""
+    if report:
+        p.add_argument("--format", choices=CHECK_FORMATS, default=None, help="report format (default text)")
+        p.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+        p.add_argument("--baseline", metavar="FILE", help="report and fail only on findings not in this baseline file")
+    else:
+        p.add_argument("--output", "-o", metavar="FILE", required=True, help="write the baseline file here")
     p.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes to enable (default all)")
     p.add_argument("--ignore", metavar="CODES", help="comma-separated rule codes or prefixes to disable")
-    p.add_argument(
-        "--fail-on", choices=FAIL_ON, default=None, help="lowest severity that fails the run (default error)"
-    )
+    if report:
+        p.add_argument(
+            "--fail-on", choices=FAIL_ON, default=None, help="lowest severity that fails the run (default error)"
+        )
     p.add_argument(
         "--convention", metavar="NAME|FILE", help=f"convention: {', '.join(BUILTIN)} (default) or a YAML file"
     )
     p.add_argument(
         "--config", metavar="FILE", help="config file (default: nearest .aind-bucket-lint.yaml or pyproject.toml)"
     )
-    p.add_argument("--jobs", "-j", type=int, metavar="N", help="assets checked in parallel (default 8)")
+    p.add_argument(
+        "--jobs", "-j", type=int, metavar="N", help="assets checked in parallel (default 8; 32 with an s3:// target)"
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress line on stderr (shown only on a terminal)")
+    p.add_argument(
+        "--ledger",
+        metavar="FILE",
+        help="SQLite ledger of earlier audits: immutability checks (I402-I404) and reuse of unchanged verdicts",
+    )
+    p.add_argument(
+        "--destination",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="where the target's assets will be published; report those already there (I405)",
+    )
+    s3 = p.add_argument_group("S3")
+    s3.add_argument("--endpoint-url", metavar="URL", help="an S3-compatible endpoint instead of AWS")
+    s3.add_argument("--region", metavar="REGION", help="the bucket's AWS region (default from the AWS config)")
+    s3.add_argument("--profile", metavar="NAME", help="AWS profile for credentials (default: the usual AWS chain)")
+    s3.add_argument(
+        "--no-sign-request", action="store_true", help="anonymous requests, for public buckets such as aind-open-data"
+    )
+    s3.add_argument(
+        "--inventory",
+        metavar="MANIFEST",
+        help="take the object listing from an S3 Inventory report: its manifest.json, a local path or s3:// URL",
+    )
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -98,19 +151,57 @@ def convention_name(args: argparse.Namespace, config: Config) -> str:
     return value if value in BUILTIN else config.resolve_path(value)
 
 
-def summarize(counts: Counter[str], by_severity: Counter[str], assets: int, objects: int) -> dict[str, Any]:
-    return {
+def summarize(
+    counts: Counter[str], by_severity: Counter[str], assets: int, objects: int, baselined: int | None = None
+) -> dict[str, Any]:
+    summary = {
         "assets": assets,
         "objects": objects,
         "findings": sum(by_severity.values()),
         "by_severity": {s: by_severity.get(s, 0) for s in ("error", "warning", "info")},
         "by_rule": dict(sorted(counts.items())),
     }
+    if baselined is not None:
+        summary["baselined"] = baselined
+    return summary
+
+
+def load_baseline(args: argparse.Namespace, config: Config) -> Baseline | None:
+    """``--baseline FILE``, else the config's ``baseline`` (relative to the config file); never
+    when recording one."""
+    if args.command == "baseline":
+        return None
+    path = args.baseline or (config.resolve_path(config.get("baseline")) if config.get("baseline") else None)
+    return Baseline.load(path) if path else None
+
+
+def open_output(args: argparse.Namespace) -> IO[str]:
+    """The report's stream. A baseline is built in memory and replaces its file only when complete."""
+    if args.command == "baseline":
+        return io.StringIO()
+    if not args.output:
+        return sys.stdout
+    try:
+        return open(args.output, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{args.output}: cannot write the report: {exc.strerror or exc}") from None
+
+
+def replace_file(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(f"{path}: cannot write the baseline: {exc.strerror or exc}") from None
 
 
 def run_check(args: argparse.Namespace) -> int:
     from linter.engine import Linter, LintOptions, SourceError
-    from linter.reports import get_reporter
+    from linter.reports import Tee, get_reporter
 
     config = load_config(args)
     convention = load_convention(convention_name(args, config))
@@ -119,18 +210,36 @@ def run_check(args: argparse.Namespace) -> int:
     overrides.update({c: Severity.parse(s) for c, s in config.get("severity", {}).items()})
     fail_on = args.fail_on or config.get("fail-on", "error")
     fmt = args.format or config.get("format", "text")
-    if fmt not in CHECK_FORMATS:
+    allowed = ("baseline",) if args.command == "baseline" else CHECK_FORMATS
+    if fmt not in allowed:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(CHECK_FORMATS)})")
-    jobs = args.jobs if args.jobs is not None else config.get("jobs", 8)
+    baseline = load_baseline(args, config)
+    remote = any(t.startswith("s3://") for t in args.targets)
+    jobs = args.jobs if args.jobs is not None else config.get("jobs", 32 if remote else 8)
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    options = LintOptions(convention, rules, overrides, jobs, extra={"config": config})
+    extra = {"config": config, **s3_options(args)}
+    ledger = open_ledger(args, config)
+    options = LintOptions(convention, rules, overrides, jobs, extra=extra, ledger=ledger)
     linter = Linter(options)
+    progress = Progress.for_stream(sys.stderr, getattr(args, "quiet", False))
+    linter.on_listed = progress.listed
 
-    out: IO[str]
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
-        reporter = get_reporter(fmt, out, {"fail_on": fail_on})
+        out = open_output(args)
+    except BaseException:
+        if ledger is not None:
+            ledger.close()
+        raise
+    # extra (format, stream) reports written from the same run, e.g. by the GitHub Action
+    extra_reports: Sequence[tuple[str, IO[str]]] = getattr(args, "extra_reports", ())
+    # the hook lints only some entries of each target: {target: names}
+    only: dict[str, set[str]] = getattr(args, "only", None) or {}
+    try:
+        report_options = {"fail_on": fail_on, "convention": convention, "baseline": baseline is not None}
+        reporter = get_reporter(fmt, out, report_options)
+        if extra_reports:
+            reporter = Tee([reporter, *(get_reporter(f, stream, report_options) for f, stream in extra_reports)])
         reporter.start(
             {
                 "report_version": 1,
@@ -146,8 +255,12 @@ def run_check(args: argparse.Namespace) -> int:
         complete = True
         worst: Severity | None = None
         for target in args.targets:
+            if hasattr(reporter, "target"):
+                reporter.target(target)
             try:
-                for result in linter.lint_target(target):
+                for linted in linter.lint_target(target, only=only.get(target)):
+                    progress.update(linted.name is not None, linted.objects, len(linted.findings))
+                    result = baseline.filter(linted) if baseline is not None else linted
                     reporter.asset(result)
                     if result.name is not None:
                         assets += 1
@@ -158,21 +271,85 @@ def run_check(args: argparse.Namespace) -> int:
                         by_severity[str(f.severity)] += 1
                         worst = f.severity if worst is None else max(worst, f.severity)
             except SourceError as exc:
+                progress.close()
                 print(f"aind-bucket-lint: {exc}", file=sys.stderr)
                 complete = False
-        reporter.finish(
-            {"finished_at": _now(), "complete": complete, "summary": summarize(by_rule, by_severity, assets, objects)}
-        )
+        progress.close()
+        baselined = baseline.matched if baseline is not None else None
+        footer = {
+            "finished_at": _now(),
+            "complete": complete,
+            "summary": summarize(by_rule, by_severity, assets, objects, baselined),
+        }
+        reporter.finish(footer)
+        if args.command == "baseline":
+            assert isinstance(out, io.StringIO)
+            if complete:
+                replace_file(args.output, out.getvalue())
+                print(f"aind-bucket-lint: wrote {args.output}: {sum(by_rule.values())} findings", file=sys.stderr)
+            else:  # a baseline missing what could not be read would hide those findings later
+                why = "part of the target could not be read"
+                print(f"aind-bucket-lint: {args.output} not written: {why}", file=sys.stderr)
     finally:
-        if out is not sys.stdout:
-            out.close()
-        else:
+        progress.close()
+        if ledger is not None:
+            ledger.close()
+        if out is sys.stdout:
             out.flush()
+        else:
+            out.close()
     if not complete:
         return EXIT_ERROR
     if fail_on != "never" and worst is not None and worst >= Severity.parse(fail_on):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def s3_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The S3 settings, ``--inventory`` and ``--destination``, for ``LintOptions.extra``."""
+    destination = getattr(args, "destination", None)
+    inventory = getattr(args, "inventory", None)
+    if destination is not None and not destination.startswith("s3://"):
+        raise UsageError(f"--destination {destination!r}: give an s3://BUCKET[/PREFIX] URL")
+    if inventory is not None and not all(t.startswith("s3://") for t in args.targets):
+        raise UsageError("--inventory gives the listing of an S3 bucket: use it with s3:// targets only")
+    settings = {
+        "endpoint_url": getattr(args, "endpoint_url", None),
+        "region": getattr(args, "region", None),
+        "profile": getattr(args, "profile", None),
+        "no_sign_request": getattr(args, "no_sign_request", False),
+    }
+    return {"s3": settings, "inventory": inventory, "destination": destination}
+
+
+def open_ledger(args: argparse.Namespace, config: Config) -> Ledger | None:
+    """``--ledger`` (or the config's ``ledger``, relative to the config file), opened for this run."""
+    path = getattr(args, "ledger", None)
+    if not path and config.get("ledger"):
+        path = config.resolve_path(config.get("ledger"))
+    if not path:
+        return None
+    from linter.ledger import Ledger, LedgerError
+
+    try:
+        return Ledger(path)
+    except LedgerError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run_hook(args: argparse.Namespace) -> int:
+    """The pre-commit hook: lint each asset the given files belong to, once."""
+    from linter.precommit import select_assets
+
+    config = load_config(args)
+    root = args.bucket_root or (config.resolve_path(config.get("bucket-root")) if config.get("bucket-root") else None)
+    convention = load_convention(convention_name(args, config))
+    selection = select_assets(args.files, convention, root)
+    if not selection:
+        return EXIT_OK
+    args.targets = list(selection)
+    args.only = selection
+    return run_check(args)
 
 
 def rules_markdown(rules: dict[str, Rule]) -> str:
@@ -216,7 +393,8 @@ def run_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, extra_reports: Sequence[tuple[str, IO[str]]] = ()) -> int:
+    """Run the command line. ``extra_reports``: more (format, stream) reports of a check's run."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -225,10 +403,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
-    handlers = {"check": run_check, "rules": run_rules, "explain": run_explain}
+    args.extra_reports = extra_reports
+    handlers = {
+        "check": run_check,
+        "baseline": run_check,
+        "hook": run_hook,
+        "rules": run_rules,
+        "explain": run_explain,
+    }
     try:
         return handlers[args.command](args)
-    except (UsageError, ConfigError, ConventionError) as exc:
+    except (UsageError, ConfigError, ConventionError, BaselineError) as exc:
         print(f"aind-bucket-lint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:

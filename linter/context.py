@@ -10,11 +10,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from linter.conventions import Convention
 from linter.names import ParsedName, parse_name
 from linter.sources import Asset, ObjectInfo, ReadError, Source, TooLarge
+
+if TYPE_CHECKING:
+    from linter.ledger import AssetHistory
 
 T = TypeVar("T")
 DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
@@ -39,11 +42,22 @@ class TargetInfo:
     asset_names: frozenset[str]
     convention: Convention
     options: dict[str, Any] = field(default_factory=dict)
+    destination: str | None = None
+    """``--destination s3://BUCKET[/PREFIX]``: where the target's assets will be published."""
+    at_destination: frozenset[str] = frozenset()
+    """The target's assets that already exist at the destination (I405)."""
+
+    @property
+    def object_store(self) -> bool:
+        """True for S3 targets, whose LastModified times are upload times (not file mtimes)."""
+        return self.label.startswith("s3://")
 
 
 class AssetContext:
-    def __init__(self, asset: Asset, target: TargetInfo, source: Source) -> None:
+    def __init__(self, asset: Asset, target: TargetInfo, source: Source, history: AssetHistory | None = None) -> None:
         self.asset = asset
+        # what earlier audits recorded about this asset (with --ledger; None when never recorded)
+        self.history = history
         self.target = target
         self.convention = target.convention
         self._source = source
@@ -107,7 +121,9 @@ class AssetContext:
 
     def _load_json(self, key: str) -> JsonDocument | None:
         limit = int(self.convention.section("metadata").get("max_json_bytes", DEFAULT_MAX_JSON_BYTES))
-        raw = self.read_bytes(key, limit)
+        listed = self.objects_by_key[key].size
+        # the listing already tells: an object listed larger than the limit is not fetched at all
+        raw = TooLarge(listed, limit) if listed > limit else self.read_bytes(key, limit)
         if raw is None:
             return None
         if isinstance(raw, TooLarge):
@@ -126,7 +142,9 @@ class AssetContext:
             return JsonDocument(
                 key,
                 None,
-                f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                # json's "Unterminated string starting at" / "Invalid control character at" end in "at"
+                f"not valid JSON: {exc.msg.removesuffix(' starting at').removesuffix(' at')} "
+                f"at line {exc.lineno}, column {exc.colno}",
                 {"line": exc.lineno, "column": exc.colno},
                 text,
             )

@@ -5,17 +5,20 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from linter import __version__
 from linter.context import AssetContext, TargetContext, TargetInfo
 from linter.conventions import Convention
 from linter.findings import Finding, Severity, Violation
 from linter.registry import Rule
-from linter.sources import Asset, ReadError, Source
+from linter.sources import Asset, ReadError, Source, SourceError
+
+if TYPE_CHECKING:
+    from linter.ledger import Ledger, TargetLedger
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,13 +33,15 @@ class VerdictStore(Protocol):
     def put_verdicts(self, asset: str, fingerprint: str, findings: list[Finding]) -> None: ...
 
 
-def content_fingerprint(asset: Asset, rules: Iterable[Rule], convention: Convention) -> str:
+def content_fingerprint(
+    asset: Asset, rules: Iterable[Rule], convention: Convention, overrides: dict[str, Severity] | None = None
+) -> str:
     """What the content rules' findings depend on: the root-level objects' identities, the
     rules that ran (and their severities), the convention and the linter's version."""
     h = hashlib.sha256()
     h.update(f"{__version__}\0{convention.digest}\0".encode())
     for r in rules:
-        h.update(f"{r.code}:{r.severity}\0".encode())
+        h.update(f"{r.code}:{(overrides or {}).get(r.code, r.severity)}\0".encode())
     for o in sorted(asset.objects, key=lambda o: o.key):
         if "/" not in o.key:
             stamp = o.etag or (o.last_modified.isoformat() if o.last_modified else "")
@@ -51,6 +56,8 @@ class LintOptions:
     severity_overrides: dict[str, Severity] = field(default_factory=dict)
     jobs: int = 8
     verdicts: VerdictStore | None = None
+    # Records each asset's listing and content verdicts between runs (immutability rules, reuse).
+    ledger: Ledger | None = None
     # Options for sources and rules added by later features (S3 settings, ledger, destination).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -67,12 +74,12 @@ class AssetResult:
     complete: bool = True
 
 
-class SourceError(Exception):
-    """A target that cannot be opened at all (missing folder, bad URL)."""
-
-
 def open_source(target: str, options: LintOptions) -> Source:
     if target.startswith("s3://"):
+        if options.extra.get("inventory"):
+            from linter.sources.inventory import InventorySource
+
+            return InventorySource(target, options)
         from linter.sources.s3 import S3Source  # imported only when needed: boto3 is slow to import
 
         return S3Source(target, options)
@@ -102,6 +109,10 @@ class Linter:
         self.asset_rules = [r for r in enabled if r.scope == "asset" and not r.reads_content]
         self.content_rules = [r for r in enabled if r.scope == "asset" and r.reads_content]
         self.target_rules = [r for r in enabled if r.scope == "target"]
+        # called with the number of assets once a target is listed (the progress line's total)
+        self.on_listed: Callable[[int], None] | None = None
+        # the source of the latest target, for its request counts (tests, benchmarks)
+        self.last_source: Source | None = None
 
     def finding(self, rule: Rule, v: Violation, asset: str | None) -> Finding:
         severity = self.options.severity_overrides.get(rule.code, v.severity or rule.severity)
@@ -144,27 +155,34 @@ class Linter:
             )
             return [crash] if crash is not None else []
 
-    def lint_asset(self, source: Source, target: TargetInfo, name: str) -> AssetResult:
+    def lint_asset(
+        self, source: Source, target: TargetInfo, name: str, ledger: TargetLedger | None = None
+    ) -> AssetResult:
         asset = source.load_asset(name)
-        ctx = AssetContext(asset, target, source)
+        # the ledger's records of earlier runs are handed to the rules; they never query it
+        history = ledger.history(name) if ledger is not None else None
+        ctx = AssetContext(asset, target, source, history)
         findings: list[Finding] = []
         for rule in self.asset_rules:
             findings.extend(self.run_rule(rule, ctx, name))
-        findings.extend(self.content_findings(ctx))
+        findings.extend(self.content_findings(ctx, ledger if ledger is not None else self.options.verdicts))
+        if ledger is not None:
+            ledger.record(asset)
         errors = [*asset.errors, *ctx.read_errors]
         findings.extend(self.unreadable(errors, name))
         findings.sort(key=Finding.sort_key)
         parsed = ctx.parsed
         return AssetResult(name, parsed.level, parsed.source, len(asset.objects), findings, complete=not errors)
 
-    def content_findings(self, ctx: AssetContext) -> list[Finding]:
+    def content_findings(self, ctx: AssetContext, store: VerdictStore | None = None) -> list[Finding]:
         """Run the content rules, or reuse their verdicts when the asset's sidecars are unchanged."""
         if not self.content_rules:
             return []
-        store = self.options.verdicts
         fingerprint = ""
         if store is not None and not ctx.asset.errors:
-            fingerprint = content_fingerprint(ctx.asset, self.content_rules, self.options.convention)
+            fingerprint = content_fingerprint(
+                ctx.asset, self.content_rules, self.options.convention, self.options.severity_overrides
+            )
             cached = store.get_verdicts(ctx.name, fingerprint)
             if cached is not None:
                 return cached
@@ -176,21 +194,77 @@ class Linter:
             store.put_verdicts(ctx.name, fingerprint, out)
         return out
 
-    def lint_target(self, target: str) -> Iterator[AssetResult]:
-        """Yield the target's own result first (asset None), then each asset's, sorted by name."""
+    def lint_target(self, target: str, only: Collection[str] | None = None) -> Iterator[AssetResult]:
+        """Yield the target's own result first (asset None), then each asset's, sorted by name.
+
+        ``only`` limits the run to these top-level entries of the target (asset names and keys of
+        root objects), as the pre-commit hook does for the assets a commit touches; the target's
+        other assets still count as present (e.g. as a derived asset's source).
+        """
         source = open_source(target, self.options)
+        self.last_source = source
         names = sorted(set(source.asset_names()))
         info = TargetInfo(source.label, frozenset(names), self.options.convention, self.options.extra)
+        destination_errors = self.check_destination(info)
         root_objects = source.root_objects()
+        if only is not None:
+            names = [n for n in names if n in only]
+            root_objects = [o for o in root_objects if o.key in only]
         tctx = TargetContext(info, root_objects)
         findings: list[Finding] = []
         for rule in self.target_rules:
             findings.extend(self.run_rule(rule, tctx, None))
-        root_errors = source.root_errors()
+        root_errors = [*source.root_errors(), *destination_errors]
         findings.extend(self.unreadable(root_errors, None))
+        ledger = None
+        if self.options.ledger is not None:
+            root = getattr(source, "root_url", None) or str(getattr(source, "root", source.label))
+            ledger = self.options.ledger.target(root, self.options.convention.upload_window)
+            # a partial listing or run cannot tell a deleted asset from one it did not look at
+            if not source.root_errors() and only is None and not getattr(source, "single_asset", False):
+                findings.extend(self.vanished_assets(ledger, info.asset_names))
         findings.sort(key=Finding.sort_key)
+        if self.on_listed is not None:
+            self.on_listed(len(names))
         yield AssetResult(None, None, None, len(root_objects), findings, complete=not root_errors)
 
         jobs = max(1, self.options.jobs)
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lint") as pool:
-            yield from ordered_map(pool, lambda n: self.lint_asset(source, info, n), names, window=jobs * 4)
+        try:
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lint") as pool:
+                yield from ordered_map(
+                    pool, lambda n: self.lint_asset(source, info, n, ledger), names, window=jobs * 4
+                )
+        finally:
+            if ledger is not None:
+                ledger.finish()
+
+    def check_destination(self, info: TargetInfo) -> list[ReadError]:
+        """With ``--destination``, find which of the target's assets already exist there (I405)."""
+        destination = self.options.extra.get("destination")
+        if not destination or "I405" not in self.options.rules:
+            return []
+        from linter.sources.s3 import existing_assets
+
+        info.destination = destination
+        info.at_destination, errors = existing_assets(destination, info.asset_names, self.options)
+        return errors
+
+    def vanished_assets(self, ledger: TargetLedger, listed: frozenset[str]) -> list[Finding]:
+        """I402 for each asset the ledger recorded under this root that is no longer listed."""
+        gone = ledger.vanished(listed)
+        ledger.mark_vanished(gone)
+        out = []
+        for v in gone:
+            f = self.engine_finding(
+                "I402",
+                v.name,
+                v.name,
+                f"asset {v.name!r} is gone: its {v.keys} keys recorded by the ledger are no longer listed "
+                f"(last seen {v.last_seen.isoformat(timespec='seconds')})",
+                keys=v.keys,
+                last_seen=v.last_seen.isoformat(),
+                gone_since=v.gone_since.isoformat(),
+            )
+            if f is not None:
+                out.append(f)
+        return out

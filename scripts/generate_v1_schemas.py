@@ -65,6 +65,9 @@ class CoreModel:
 _CORE = "aind_data_schema.core"
 CORE_MODELS: tuple[CoreModel, ...] = (
     CoreModel("data_description", f"{_CORE}.data_description", "DataDescription"),
+    # A 1.x derived asset's data_description.json is a DerivedDataDescription (adds
+    # input_data_name, process_name); the linter picks it when data_level is "derived".
+    CoreModel("derived_data_description", f"{_CORE}.data_description", "DerivedDataDescription"),
     CoreModel("subject", f"{_CORE}.subject", "Subject"),
     CoreModel("procedures", f"{_CORE}.procedures", "Procedures"),
     CoreModel("processing", f"{_CORE}.processing", "Processing"),

@@ -20,7 +20,7 @@ from linter.engine import Linter, LintOptions
 from linter.findings import Finding
 from linter.registry import load_rules, select_rules
 
-pytest_plugins = ["tests.s3_fixtures"] if (Path(__file__).parent / "s3_fixtures.py").exists() else []
+pytest_plugins = ["tests.s3_fixtures", "tests.s3_audit_helpers"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

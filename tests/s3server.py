@@ -399,7 +399,7 @@ class SeaweedServer:
 
         Raises:
             ServerStartError: the server exited or did not answer in time; the message
-                holds the end of its log.
+                holds the end of its log, and the directory is kept for inspection.
         """
         if self._process is not None:
             raise RuntimeError("the server is already started")
@@ -414,8 +414,11 @@ class SeaweedServer:
                     return self
             raise ServerStartError(
                 f"weed mini lost a port to another process in each of "
-                f"{max(1, self.start_attempts)} attempts; log:\n{self.log_tail()}"
+                f"{max(1, self.start_attempts)} attempts; log {self.log_path}:\n{self.log_tail()}"
             )
+        except ServerStartError:
+            self._terminate()  # keep the directory: the error names the log in it
+            raise
         except BaseException:
             self.stop()
             raise
@@ -431,6 +434,7 @@ class SeaweedServer:
         self.ports = dict(zip(_SERVICES, free_service_ports(len(_SERVICES)), strict=True))
 
         self._log_file = self.log_path.open("ab")
+        attempt_log_start = self._log_file.tell()
         self._process = subprocess.Popen(
             self._command(weed),
             cwd=self.directory,
@@ -443,7 +447,7 @@ class SeaweedServer:
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if self._process.poll() is not None:
-                if _PORT_CONFLICT.search(self.log_tail(20)):
+                if _PORT_CONFLICT.search(self.log_path.read_bytes()[attempt_log_start:].decode(errors="replace")):
                     return False
                 raise ServerStartError(
                     f"weed mini exited with code {self._process.returncode} before it "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -16,6 +17,17 @@ import yaml
 from linter.findings import Severity
 
 BUILTIN = ("aind-open-data",)
+DEFAULT_UPLOAD_WINDOW = "48h"
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``"48h"``, ``"2d"``, ``"90m"``, ``"1.5s"``: a number and a unit (s, m, h, d)."""
+    text = text.strip()
+    try:
+        return dt.timedelta(seconds=float(text[:-1]) * _DURATION_UNITS[text[-1:]])
+    except (KeyError, ValueError):
+        raise ValueError(f"{text!r} is not a duration (a number and a unit: s, m, h or d)") from None
 
 
 class ConventionError(Exception):
@@ -56,6 +68,17 @@ class Convention:
         return tuple(self.data.get("layout", {}).get("ignore", []))
 
     @cached_property
+    def upload_window(self) -> dt.timedelta:
+        """How long after its first object an asset may still receive objects (I404)."""
+        text = str(self.section("immutability").get("upload_window", DEFAULT_UPLOAD_WINDOW))
+        return parse_duration(text)
+
+    @cached_property
+    def immutability_exempt(self) -> tuple[str, ...]:
+        """Glob patterns of keys (relative to the asset root) the immutability rules ignore."""
+        return tuple(self.section("immutability").get("exempt", []))
+
+    @cached_property
     def severity_overrides(self) -> dict[str, Severity]:
         return {code: Severity.parse(sev) for code, sev in self.data.get("severity", {}).items()}
 
@@ -84,6 +107,14 @@ def parse_convention(text: str, source: str) -> Convention:
     if errors:
         lines = [f"  at {'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors[:10]]
         raise ConventionError(f"{source}: invalid convention file:\n" + "\n".join(lines))
+    metadata = data.get("metadata", {})
+    chosen = metadata.get("required_set")
+    if chosen is not None and chosen not in metadata.get("required_sets", {}):
+        known = ", ".join(sorted(metadata.get("required_sets", {}))) or "none defined"
+        raise ConventionError(
+            f"{source}: invalid convention file:\n  at metadata/required_set: {chosen!r} is not one of "
+            f"metadata.required_sets ({known})"
+        )
     return Convention(name=data["name"], source=source, data=data)
 
 

@@ -12,6 +12,11 @@ FORMATS: dict[str, str] = {
     "text": "linter.reports.text:TextReporter",
     "json": "linter.reports.json:JsonReporter",
     "jsonl": "linter.reports.json:JsonLinesReporter",
+    "sarif": "linter.reports.sarif:SarifReporter",
+    "github": "linter.reports.github:GithubReporter",
+    "markdown": "linter.reports.markdown:MarkdownReporter",
+    # not a --format choice: what ``aind-bucket-lint baseline`` writes
+    "baseline": "linter.baseline:BaselineWriter",
 }
 
 
@@ -32,3 +37,30 @@ def get_reporter(fmt: str, out: IO[str], options: dict[str, Any] | None = None) 
         raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})") from None
     cls = getattr(importlib.import_module(module_name), cls_name)
     return cls(out, options or {})
+
+
+class Tee:
+    """Feeds one run to several reporters (the GitHub Action writes annotations, a job summary and
+    SARIF from a single audit). Also passes on ``target(label)``, the optional call a reporter
+    gets before each target's results when it needs to know which target they come from."""
+
+    def __init__(self, reporters: list[Reporter]) -> None:
+        self.reporters = reporters
+
+    def start(self, header: dict[str, Any]) -> None:
+        for r in self.reporters:
+            r.start(header)
+
+    def target(self, label: str) -> None:
+        for r in self.reporters:
+            begin = getattr(r, "target", None)
+            if begin is not None:
+                begin(label)
+
+    def asset(self, result: AssetResult) -> None:
+        for r in self.reporters:
+            r.asset(result)
+
+    def finish(self, footer: dict[str, Any]) -> None:
+        for r in self.reporters:
+            r.finish(footer)

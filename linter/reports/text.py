@@ -28,6 +28,7 @@ class TextReporter:
         )
         if not footer["complete"]:
             line += "; INCOMPLETE: part of the target could not be read (see E901)"
-        if footer.get("baselined"):
-            line += f"; {footer['baselined']} baselined findings not shown"
+        baselined = footer.get("baselined") or s.get("baselined")
+        if baselined:
+            line += f"; {baselined} baselined findings not shown"
         self.out.write(line + "\n")

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+class SourceError(Exception):
+    """A target that cannot be opened at all (missing folder, bad URL, no such bucket)."""
+
+
 class ReadError(Exception):
     """Something in the target could not be read. ``path`` is relative to the target root."""
 

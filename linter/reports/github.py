@@ -1,0 +1,126 @@
+"""``github``: GitHub Actions workflow-command annotations, one line a finding.
+
+    ::error file=bucket/ecephys_1_2022-12-12_05-06-07/subject.json,title=M201 ...::message
+
+GitHub reads these lines from a step's log and shows them on the run (and on the file, when
+the file is in the repository). Everything from the data reaches the line escaped as the
+workflow-command syntax requires, so an object key holding ``%``, ``,``, ``:`` or a newline
+can neither end the annotation early nor start a command of its own.
+
+GitHub shows at most 10 errors and 10 warnings a step and 50 annotations a job, so only the
+most severe ``max_annotations`` findings (default 50; first come first within a severity)
+become annotations, followed by one notice counting the rest, then the text summary line.
+Local targets are annotated with ``file=`` (relative to ``$GITHUB_WORKSPACE``, else the
+working directory); an ``s3://`` target has no file in the repository, so its annotations
+carry the object's URL in the message instead.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+from pathlib import Path
+from typing import IO, Any
+
+from linter.engine import AssetResult
+from linter.findings import Finding, Severity
+
+DEFAULT_MAX_ANNOTATIONS = 50
+COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def escape_data(text: str) -> str:
+    """Escape a command's message (after ``::``)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a property value (``file=``, ``title=``): also ':' and ',' which delimit properties."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(name: str, message: str, **properties: str) -> str:
+    props = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def summary_line(footer: dict[str, Any]) -> str:
+    s = footer["summary"]
+    sev = s["by_severity"]
+    line = (
+        f"aind-bucket-lint: {s['assets']} assets, {s['objects']} objects: {s['findings']} findings "
+        f"({sev['error']} errors, {sev['warning']} warnings, {sev['info']} info)"
+    )
+    if not footer.get("complete", True):
+        line += "; INCOMPLETE: part of the target could not be read (see E901)"
+    baselined = footer.get("baselined", s.get("baselined"))
+    if baselined:
+        line += f"; {baselined} baselined findings not shown"
+    return line
+
+
+class GithubReporter:
+    def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
+        self.out = out
+        self.limit = max(0, int(options.get("max_annotations", DEFAULT_MAX_ANNOTATIONS)))
+        self.convention = options.get("convention")
+        self.workspace = Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd()).resolve()
+        self.header: dict[str, Any] = {}
+        self.label: str | None = None
+        self.root: str | None = None
+        self.kept: list[tuple[int, int, str]] = []  # (severity, -order, line): a min-heap of the worst
+        self.order = itertools.count()
+        self.total = 0
+
+    def start(self, header: dict[str, Any]) -> None:
+        self.header = header
+
+    def target(self, label: str) -> None:
+        self.label = label
+        if "://" in label:
+            self.root = None
+            return
+        from linter.reports.sarif import local_root
+
+        root = local_root(label, self.convention)
+        self.root = os.path.relpath(root, self.workspace).replace(os.sep, "/")
+
+    def annotation(self, f: Finding) -> str:
+        title = f"{f.rule} {f.name}"
+        path = f.path or f.asset
+        if self.label is not None and "://" in self.label:
+            where = self.label.rstrip("/") + "/" + (path or "")
+            return command(COMMANDS[f.severity], f"{where}: {f.message}", title=title)
+        if path is None:
+            return command(COMMANDS[f.severity], f.message, title=title)
+        file = path if self.root in (None, ".") else f"{self.root}/{path}"
+        return command(COMMANDS[f.severity], f.message, file=file, title=title)
+
+    def asset(self, result: AssetResult) -> None:
+        if self.label is None:
+            targets = self.header.get("target") or ["."]
+            self.target(targets[0])
+        for f in result.findings:
+            self.total += 1
+            item = (int(f.severity), -next(self.order), self.annotation(f))
+            if len(self.kept) < self.limit:
+                heapq.heappush(self.kept, item)
+            elif self.limit and item > self.kept[0]:
+                heapq.heapreplace(self.kept, item)
+
+    def finish(self, footer: dict[str, Any]) -> None:
+        for _, _, line in sorted(self.kept, reverse=True):
+            self.out.write(line + "\n")
+        rest = self.total - len(self.kept)
+        if rest:
+            self.out.write(
+                command(
+                    "notice",
+                    f"{rest} more findings not annotated (at most {self.limit} annotations); "
+                    "see the job summary or the SARIF report",
+                    title="aind-bucket-lint",
+                )
+                + "\n"
+            )
+        self.out.write(summary_line(footer) + "\n")

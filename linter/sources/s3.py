@@ -1,0 +1,422 @@
+"""S3: the assets are the children of a prefix (``s3://BUCKET[/PREFIX/]``).
+
+Requests, and nothing else (the linter never writes to the bucket it audits):
+
+- one ``ListObjectsV2`` with ``Delimiter="/"`` over the prefix (1,000 children a page) for the
+  asset names and the objects at the prefix root;
+- per asset, ``ListObjectsV2`` of its prefix (or ``ListObjectVersions`` when a rule asks for
+  versions and the bucket is versioned), every page, including empty pages before the end;
+- ``GetObject`` (a ranged read capped at the size limit) only when a rule asks the context for
+  an object's bytes; ``GetBucketVersioning`` once when a rule needs versions.
+
+One client is shared by the worker threads, with a connection pool sized to them and
+botocore's retry modes. A request that still fails after the retries becomes a
+:class:`~linter.sources.ReadError` (E901 with the key and the error), never an exception out
+of the run.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from linter.names import parse_name
+from linter.sources import Asset, ObjectInfo, ReadError, SourceError, TooLarge
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+    from linter.engine import LintOptions
+
+VERSION_RULES = frozenset({"I401", "I402"})
+"""Rules that need every version and delete marker: list versions when any of them is enabled."""
+
+URL_RE = re.compile(r"^s3://(?P<bucket>[^/]+)(?:/(?P<prefix>.*))?$")
+EXTRA_CONNECTIONS = 4
+BODY_READ_ATTEMPTS = 3
+DESTINATION_PROBE_LIMIT = 200
+"""Up to this many assets, I405 asks the destination about each name; beyond, it lists it once."""
+
+
+class S3SourceError(SourceError):
+    """The target cannot be audited at all (bad URL, no credentials, no such bucket)."""
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """How to reach S3: the command line's ``--endpoint-url``, ``--region``, ``--profile``,
+    ``--no-sign-request``. Credentials come from boto3's usual chain (environment, profile,
+    instance or container role, SSO)."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    no_sign_request: bool = False
+    retry_mode: str = "adaptive"
+    max_attempts: int = 8
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    page_size: int = 1000
+    """MaxKeys of each listing request (S3 never returns more than 1,000)."""
+
+    @classmethod
+    def from_options(cls, extra: dict[str, Any]) -> S3Settings:
+        value = extra.get("s3")
+        if isinstance(value, S3Settings):
+            return value
+        return cls(**(value or {}))
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` -> ``("bucket", "a/b/")``; the prefix is empty or ends with ``/``."""
+    match = URL_RE.match(url)
+    if match is None or not match["bucket"]:
+        raise S3SourceError(f"{url}: not an s3:// URL (expected s3://BUCKET[/PREFIX/])")
+    prefix = (match["prefix"] or "").lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return match["bucket"], prefix
+
+
+def make_client(settings: S3Settings, pool_size: int) -> BaseClient:
+    """A thread-safe S3 client; boto3 is imported here, only when S3 is used."""
+    import boto3
+    import botocore
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    from linter import __version__
+
+    config = Config(
+        max_pool_connections=max(10, pool_size),
+        retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        user_agent_extra=f"aind-bucket-lint/{__version__}",
+        signature_version=botocore.UNSIGNED if settings.no_sign_request else None,
+    )
+    try:
+        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    except BotoCoreError as exc:  # ProfileNotFound, bad endpoint URL, ...
+        raise S3SourceError(str(exc)) from None
+
+
+def describe_error(exc: BaseException) -> str:
+    """``AccessDenied: Access Denied.`` for a ClientError, the exception's text otherwise."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        message = err.get("Message") or ""
+        return f"{code}: {message}".rstrip(": ") if message else str(code)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _error_code(exc: BaseException) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _fatal(exc: BaseException, bucket: str) -> S3SourceError | None:
+    """Errors that make the whole target unusable, as a clear message; None for the others."""
+    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return S3SourceError(
+            f"s3://{bucket}: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "use --profile, or --no-sign-request for a public bucket)"
+        )
+    if _error_code(exc) == "NoSuchBucket":
+        return S3SourceError(f"s3://{bucket}: no such bucket")
+    return None
+
+
+def _etag(value: str | None) -> str | None:
+    return value.strip('"') if value else None
+
+
+class S3Source:
+    """Assets are the children of the target prefix, or the prefix itself when it is an asset
+    (its last part parses as an asset name, or it holds ``data_description.json``)."""
+
+    def __init__(self, target: str, options: LintOptions, *, client: BaseClient | None = None) -> None:
+        self.label = target
+        self.bucket, prefix = parse_s3_url(target)
+        self.settings = S3Settings.from_options(options.extra)
+        self.jobs = max(1, options.jobs)
+        self.client = client if client is not None else make_client(self.settings, self.jobs + EXTRA_CONNECTIONS)
+        self.convention = options.convention
+        self.wants_versions = bool(VERSION_RULES & set(options.rules))
+        self.root_prefix = prefix
+        self.single_asset = False
+        self._leaf: str | None = None
+        if prefix:
+            leaf = prefix.rstrip("/").rsplit("/", 1)[-1]
+            if parse_name(leaf, self.convention).is_asset_name:
+                self._make_single(leaf)
+        self._root_objects: list[ObjectInfo] = []
+        self._root_errors: list[ReadError] = []
+        self._versioned: bool | None = None
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+        """Requests made, by operation (ListObjectsV2, ListObjectVersions, GetObject, ...)."""
+
+    @property
+    def root_url(self) -> str:
+        """The prefix holding the assets, as ``s3://bucket/prefix/``: what the ledger is keyed by."""
+        return f"s3://{self.bucket}/{self.root_prefix}"
+
+    def _make_single(self, leaf: str) -> None:
+        self.single_asset = True
+        self._leaf = leaf
+        self.root_prefix = self.root_prefix[: -len(leaf) - 1]
+
+    def _call(self, operation: str, method: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
+        with self._lock:
+            self.requests[operation] += 1
+        return method(Bucket=self.bucket, **params)
+
+    # -- listing ------------------------------------------------------------------------------
+
+    def _pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a listing; empty pages with ``IsTruncated`` are followed like any other."""
+        method = getattr(self.client, "list_objects_v2" if operation == "ListObjectsV2" else "list_object_versions")
+        params["MaxKeys"] = self.settings.page_size
+        seen: set[tuple[str, ...]] = set()
+        while True:
+            page = self._call(operation, method, **params)
+            yield page
+            if not page.get("IsTruncated"):
+                return
+            if operation == "ListObjectsV2":
+                marker: tuple[str, ...] = (page.get("NextContinuationToken") or "",)
+                params["ContinuationToken"] = marker[0]
+            else:
+                marker = (page.get("NextKeyMarker") or "", page.get("NextVersionIdMarker") or "")
+                params["KeyMarker"], params["VersionIdMarker"] = marker
+                if not marker[1]:
+                    params.pop("VersionIdMarker")
+            if not any(marker) or marker in seen:
+                raise RuntimeError(f"{operation} returned a truncated page without a new continuation marker")
+            seen.add(marker)
+
+    def asset_names(self) -> Iterator[str]:
+        if self.single_asset:
+            assert self._leaf is not None
+            yield self._leaf
+            return
+        names: list[str] = []
+        root_objects: list[ObjectInfo] = []
+        try:
+            for page in self._pages("ListObjectsV2", Prefix=self.root_prefix, Delimiter="/"):
+                for common in page.get("CommonPrefixes", ()):
+                    name = common["Prefix"][len(self.root_prefix) :].rstrip("/")
+                    if name:
+                        names.append(name)
+                for item in page.get("Contents", ()):
+                    key = item["Key"][len(self.root_prefix) :]
+                    if key:
+                        root_objects.append(self._info(key, item))
+        except Exception as exc:
+            fatal = _fatal(exc, self.bucket)
+            if fatal is not None:
+                raise fatal from None
+            where = f"s3://{self.bucket}/{self.root_prefix}"
+            self._root_errors.append(ReadError(".", f"cannot list {where}: {describe_error(exc)}"))
+        if self.root_prefix and not names and any(o.key == "data_description.json" for o in root_objects):
+            self._make_single(self.root_prefix.rstrip("/").rsplit("/", 1)[-1])
+            yield from self.asset_names()
+            return
+        self._root_objects = root_objects
+        yield from names
+
+    def root_objects(self) -> list[ObjectInfo]:
+        return self._root_objects
+
+    def root_errors(self) -> list[ReadError]:
+        return self._root_errors
+
+    @staticmethod
+    def _info(key: str, item: dict[str, Any], *, delete_marker: bool = False) -> ObjectInfo:
+        return ObjectInfo(
+            key,
+            int(item.get("Size", 0) or 0),
+            _etag(item.get("ETag")),
+            item.get("LastModified"),
+            item.get("VersionId"),
+            bool(item.get("IsLatest", True)),
+            delete_marker,
+        )
+
+    def versioned(self) -> bool:
+        """Whether the bucket keeps versions (asked once; a bucket that will not say is treated
+        as unversioned, with a note on stderr, since I401/I402 then see only current objects)."""
+        with self._lock:
+            if self._versioned is None:
+                self._versioned = self._ask_versioning()
+            return self._versioned
+
+    def _ask_versioning(self) -> bool:
+        try:
+            self.requests["GetBucketVersioning"] += 1
+            status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        except Exception as exc:
+            print(
+                f"aind-bucket-lint: s3://{self.bucket}: cannot read the versioning status ({describe_error(exc)}); "
+                "listing current objects only, so I401 and delete markers (I402) are not checked",
+                file=sys.stderr,
+            )
+            return False
+        return status in ("Enabled", "Suspended")
+
+    def load_asset(self, name: str) -> Asset:
+        asset = Asset(name)
+        prefix = f"{self.root_prefix}{name}/"
+        try:
+            if self.wants_versions and self.versioned():
+                self._list_versions(asset, prefix)
+            else:
+                self._list_objects(asset, prefix)
+        except Exception as exc:
+            asset.errors.append(
+                ReadError(f"{name}/", f"cannot list s3://{self.bucket}/{prefix}: {describe_error(exc)}")
+            )
+        return asset
+
+    def _list_objects(self, asset: Asset, prefix: str) -> None:
+        cut = len(prefix)
+        for page in self._pages("ListObjectsV2", Prefix=prefix):
+            for item in page.get("Contents", ()):
+                key = item["Key"][cut:]
+                if _is_folder_marker(key, item):
+                    continue
+                asset.objects.append(self._info(key, item))
+
+    def _list_versions(self, asset: Asset, prefix: str) -> None:
+        cut = len(prefix)
+        versions: list[ObjectInfo] = []
+        for page in self._pages("ListObjectVersions", Prefix=prefix):
+            for item in page.get("Versions", ()):
+                key = item["Key"][cut:]
+                if not _is_folder_marker(key, item):
+                    versions.append(self._info(key, item))
+            for item in page.get("DeleteMarkers", ()):
+                key = item["Key"][cut:]
+                if key and not key.endswith("/"):
+                    versions.append(self._info(key, item, delete_marker=True))
+        asset.versions = versions
+        asset.objects = [v for v in versions if v.is_latest and not v.is_delete_marker]
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, asset: str, key: str, limit: int) -> bytes:
+        """At most ``limit`` bytes of the current version (a ranged GET); TooLarge past it."""
+        rel = f"{asset}/{key}"
+        full_key = f"{self.root_prefix}{asset}/{key}"
+        last: BaseException | None = None
+        for _ in range(BODY_READ_ATTEMPTS):
+            try:
+                return self._get(full_key, limit)
+            except TooLarge:
+                raise
+            except Exception as exc:
+                last = exc
+                if not _is_stream_error(exc):
+                    break
+        assert last is not None
+        code = _error_code(last)
+        hint = " (deleted since it was listed?)" if code == "NoSuchKey" else ""
+        raise ReadError(rel, f"GET s3://{self.bucket}/{full_key} failed: {describe_error(last)}{hint}")
+
+    def _get(self, full_key: str, limit: int) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._call("GetObject", self.client.get_object, Key=full_key, Range=f"bytes=0-{limit}")
+        except ClientError as exc:
+            if _error_code(exc) != "InvalidRange":
+                raise
+            # a zero-byte object has no byte 0: some servers answer 416 to any range
+            response = self._call("GetObject", self.client.get_object, Key=full_key)
+        total = _total_size(response)
+        if total is not None and total > limit:
+            response["Body"].close()
+            raise TooLarge(total, limit)
+        with response["Body"] as body:
+            data: bytes = body.read(limit + 1)
+        if len(data) > limit:
+            raise TooLarge(total if total is not None else len(data), limit)
+        return data
+
+
+def _is_folder_marker(key: str, item: dict[str, Any]) -> bool:
+    """The prefix's own key, or a zero-byte ``.../`` key some tools write as a folder."""
+    return not key or (key.endswith("/") and not item.get("Size"))
+
+
+def _total_size(response: dict[str, Any]) -> int | None:
+    content_range = response.get("ContentRange")
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        return int(total) if total.isdigit() else None
+    length = response.get("ContentLength")
+    return int(length) if length is not None else None
+
+
+def _is_stream_error(exc: BaseException) -> bool:
+    """A connection broken while reading a body: worth reading again (botocore retries only
+    the request, not the streaming of its body)."""
+    from botocore.exceptions import ClientError, ResponseStreamingError
+
+    if isinstance(exc, ResponseStreamingError):
+        return True
+    return not isinstance(exc, ClientError) and isinstance(exc, OSError | ConnectionError)
+
+
+def existing_assets(
+    destination: str, names: Iterable[str], options: LintOptions
+) -> tuple[frozenset[str], list[ReadError]]:
+    """Which of ``names`` already exist as assets under the ``destination`` prefix (I405).
+
+    A few names are probed one by one (one short listing each, in parallel); many names are
+    checked against one Delimiter listing of the destination's children.
+    """
+    bucket, prefix = parse_s3_url(destination)
+    wanted = sorted(set(names))
+    settings = S3Settings.from_options(options.extra)
+    jobs = max(1, options.jobs)
+    client = make_client(settings, jobs + EXTRA_CONNECTIONS)
+    url = f"s3://{bucket}/{prefix}"
+    try:
+        if len(wanted) <= DESTINATION_PROBE_LIMIT:
+
+            def exists(name: str) -> bool:
+                page = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{name}/", MaxKeys=1)
+                return bool(page.get("KeyCount") or page.get("Contents"))
+
+            with ThreadPoolExecutor(max_workers=min(jobs, max(1, len(wanted)))) as pool:
+                found = [n for n, hit in zip(wanted, pool.map(exists, wanted), strict=True) if hit]
+            return frozenset(found), []
+        children: set[str] = set()
+        params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}
+        while True:
+            page = client.list_objects_v2(**params)
+            children.update(c["Prefix"][len(prefix) :].rstrip("/") for c in page.get("CommonPrefixes", ()))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                break
+            params["ContinuationToken"] = token
+        return frozenset(children.intersection(wanted)), []
+    except Exception as exc:
+        return frozenset(), [ReadError(".", f"cannot list the destination {url}: {describe_error(exc)}")]

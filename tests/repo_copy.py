@@ -1,0 +1,58 @@
+"""A committed copy of this repository's working tree, for tests that install the project the
+way a user's tool does (``pre-commit try-repo``, the GitHub Action's ``pip install``).
+
+``pre-commit try-repo`` checks out the hook at a commit; uncommitted and untracked work would
+be missing from it, and a CI clone has no local changes at all. Copying the working tree
+(tracked and untracked files that git does not ignore) into a fresh git repository and
+committing it there works the same way in both places and never touches the real repository.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SKIP = {".git", ".venv", "venv", "build", "dist", "__pycache__", ".pytest_cache", ".ruff_cache"}
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "aind-bucket-lint tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+    "GIT_COMMITTER_NAME": "aind-bucket-lint tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(*args: str, cwd: Path) -> str:
+    env = {**os.environ, **GIT_ENV, "GIT_CONFIG_GLOBAL": os.devnull}
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def working_tree_files(repo: Path = REPO) -> list[str]:
+    """The files of the working tree that belong to the project (git's view when it has one)."""
+    if (repo / ".git").exists():
+        out = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=repo)
+        return sorted({name for name in out.split("\0") if name and (repo / name).is_file()})
+    names = []
+    for path in sorted(repo.rglob("*")):
+        rel = path.relative_to(repo)
+        if path.is_file() and not SKIP.intersection(rel.parts) and not rel.parts[0].endswith(".egg-info"):
+            names.append(rel.as_posix())
+    return names
+
+
+def committed_copy(dest: Path, repo: Path = REPO) -> tuple[Path, str]:
+    """Copy the working tree to ``dest``, make it a git repository with one commit; return it and the commit."""
+    dest.mkdir(parents=True)
+    for name in working_tree_files(repo):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / name, target)
+    git("init", "-q", "-b", "main", cwd=dest)
+    git("add", "-A", cwd=dest)
+    git("commit", "-q", "-m", "working tree of aind-bucket-lint under test", cwd=dest)
+    return dest, git("rev-parse", "HEAD", cwd=dest).strip()

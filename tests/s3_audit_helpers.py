@@ -1,0 +1,135 @@
+"""Helpers for the S3 audit tests: real assets in a real SeaweedFS bucket, the linter run
+against it, and a record of every S3 operation the linter's clients make (a botocore event
+hook on the real clients; nothing is faked)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+import linter.sources.s3 as s3_module
+from linter.conventions import load_convention
+from linter.engine import AssetResult, Linter, LintOptions
+from linter.findings import Finding
+from linter.ledger import Ledger
+from linter.registry import load_rules, select_rules
+from tests.conftest import FIXTURES, CliResult, run_cli
+from tests.s3server import SeaweedServer
+
+EXAMPLES = FIXTURES / "aind-metadata-examples" / "v2.9.2"
+SIDECARS = {
+    "data_description.json": "data_description.json",
+    "subject.json": "subject.json",
+    "procedures.json": "procedures.json",
+    "processing.json": "processing.json",
+    "instrument.json": "ephys_instrument.json",
+    "acquisition.json": "ephys_acquisition.json",
+}
+READ_OPERATIONS = {"ListObjectsV2", "ListObjectVersions", "GetObject", "GetBucketVersioning"}
+
+
+def sidecar_files(name: str) -> dict[str, bytes]:
+    """The real aind-data-schema 2.9.2 example sidecars, with ``name`` in data_description."""
+    files = {}
+    for bare, example in SIDECARS.items():
+        data = (EXAMPLES / example).read_bytes()
+        if bare == "data_description.json":
+            doc = json.loads(data)
+            doc["name"] = name
+            data = json.dumps(doc, indent=2).encode()
+        files[bare] = data
+    return files
+
+
+def asset_files(name: str, data_objects: int = 2) -> dict[str, bytes]:
+    """An asset as uploaded: sidecars at its root and a few data objects below."""
+    files = {f"{name}/{k}": v for k, v in sidecar_files(name).items()}
+    for i in range(data_objects):
+        files[f"{name}/ecephys/block{i}.bin"] = f"{name}:{i}".encode()
+    return files
+
+
+def put_files(client: BaseClient, bucket: str, files: Mapping[str, bytes | str], threads: int = 8) -> None:
+    def put(item: tuple[str, bytes | str]) -> None:
+        key, body = item
+        client.put_object(Bucket=bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(put, files.items()))
+
+
+@pytest.fixture
+def aws_env(s3_server: SeaweedServer, monkeypatch: pytest.MonkeyPatch) -> SeaweedServer:
+    """Credentials of the server's admin in the environment, and no AWS config of the developer's."""
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return s3_server
+
+
+def s3_cli(server: SeaweedServer, *args: str) -> CliResult:
+    """The real command line, pointed at the test server."""
+    return run_cli(*args, "--endpoint-url", server.endpoint_url, "--region", server.region)
+
+
+@contextmanager
+def recorded_requests() -> Iterator[Counter[str]]:
+    """Count every S3 operation of the clients the linter makes, by name, via a botocore hook."""
+    counts: Counter[str] = Counter()
+    original = s3_module.make_client
+
+    def spy(*args: Any, **kwargs: Any) -> BaseClient:
+        client = original(*args, **kwargs)
+
+        def count(model: Any, **_: Any) -> None:
+            counts[model.name] += 1
+
+        client.meta.events.register("before-call.s3", count)
+        return client
+
+    s3_module.make_client = spy  # type: ignore[assignment]
+    try:
+        yield counts
+    finally:
+        s3_module.make_client = original  # type: ignore[assignment]
+
+
+def make_linter(
+    server: SeaweedServer,
+    select: list[str],
+    *,
+    jobs: int = 4,
+    convention: str = "aind-open-data",
+    ledger: Ledger | None = None,
+    **extra: Any,
+) -> Linter:
+    """The engine as the command line builds it, with S3 settings for the test server."""
+    rules = select_rules(load_rules(), select, [])
+    s3 = {"endpoint_url": server.endpoint_url, "region": server.region, **extra.pop("s3", {})}
+    options = LintOptions(load_convention(convention), rules, jobs=jobs, extra={"s3": s3, **extra}, ledger=ledger)
+    return Linter(options)
+
+
+def run_linter(linter: Linter, target: str) -> list[AssetResult]:
+    return list(linter.lint_target(target))
+
+
+def findings_of(results: list[AssetResult]) -> list[Finding]:
+    return [f for r in results for f in r.findings]
+
+
+def report_findings(result: CliResult) -> list[tuple[str, str | None, str]]:
+    """(rule, path, message) of each finding of a ``--format json`` report."""
+    return [(f["rule"], f["path"], f["message"]) for f in result.json()["findings"]]

@@ -1,0 +1,730 @@
+"""M201-M210 and L304 over real folders holding real aind-data-schema example files.
+
+Valid files are copied into asset folders under their bare names; broken ones are edited
+copies. Every test runs the real engine and asserts the exact findings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from linter.conventions import ConventionError, load_convention
+from linter.engine import Linter, LintOptions
+from linter.findings import Finding, Severity
+from linter.registry import load_rules, select_rules
+from tests.conftest import FIXTURES, brief, lint_findings, make_tree
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning:aind_data_schema"),
+]
+
+EXAMPLES = FIXTURES / "aind-metadata-examples"
+V1, V2, LEGACY = EXAMPLES / "v1.4.0", EXAMPLES / "v2.9.2", EXAMPLES / "legacy-data-description"
+CONVENTION = Path(__file__).resolve().parent.parent / "linter/conventions/aind-open-data.yaml"
+
+# v2 raw: the name's subject and time agree with the example data_description (123456, 16:30:01)
+RAW2 = "123456_2022-02-21_16-30-01"
+RAW1 = "ecephys_12345_2022-02-21_16-30-01"  # the 1.x example data_description's own name
+SUPPORTED = "1.x (aind-data-schema 1.4.0, JSON Schemas); 2.x (aind-data-schema 2.9.2, installed models)"
+
+V2_SET = {
+    "data_description.json": "data_description.json",
+    "subject.json": "subject.json",
+    "procedures.json": "thermistor_procedures.json",
+    "processing.json": "processing.json",
+    "instrument.json": "isi_instrument.json",
+    "acquisition.json": "barseq_acquisition.json",
+}
+V1_SET = {
+    "data_description.json": "data_description.json",
+    "subject.json": "subject.json",
+    "procedures.json": "procedures.json",
+    "processing.json": "processing.json",
+    "rig.json": "ephys_rig.json",
+    "session.json": "ephys_session.json",
+}
+
+
+def example(generation: Path, name: str, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((generation / name).read_text(encoding="utf-8"))
+    data.update(changes)
+    return data
+
+
+def dump(data: Any) -> str:
+    return json.dumps(data, indent=3)
+
+
+def v2_asset(name: str = RAW2, subject: str = "123456", **dd_changes: Any) -> dict[str, str]:
+    """A complete 2.x asset: the real example files, with names and subject ids agreeing."""
+    files = {}
+    for bare, source in V2_SET.items():
+        data = example(V2, source)
+        if "subject_id" in data:
+            data["subject_id"] = subject
+        if bare == "data_description.json":
+            data.update(name=name, **dd_changes)
+        files[f"{name}/{bare}"] = dump(data)
+    return files
+
+
+def v1_asset(name: str = RAW1, subject: str = "12345", **dd_changes: Any) -> dict[str, str]:
+    """A complete 1.x ecephys asset (session + rig), the real example files."""
+    files = {}
+    for bare, source in V1_SET.items():
+        data = example(V1, source)
+        if "subject_id" in data:
+            data["subject_id"] = subject
+        if bare == "data_description.json":
+            data.update(name=name, **dd_changes)
+        files[f"{name}/{bare}"] = dump(data)
+    return files
+
+
+def lint(target: Path, select: Iterable[str], convention: Path | None = None) -> list[Finding]:
+    conv = load_convention(str(convention) if convention else "aind-open-data")
+    linter = Linter(LintOptions(conv, select_rules(load_rules(), list(select), []), jobs=2))
+    return [f for result in linter.lint_target(str(target)) for f in result.findings]
+
+
+def convention_with(tmp_path: Path, **metadata: Any) -> Path:
+    """The built-in convention with some of its metadata settings changed."""
+    data = yaml.safe_load(CONVENTION.read_text(encoding="utf-8"))
+    data["metadata"].update(metadata)
+    path = tmp_path / "convention.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def messages(findings: Iterable[Finding]) -> list[tuple[str, str | None, str]]:
+    return [(f.rule, f.path, f.message) for f in findings]
+
+
+# --- complete, valid assets -------------------------------------------------------------------------
+
+
+def test_complete_valid_assets_of_both_generations_have_no_findings(tmp_path: Path) -> None:
+    derived = f"{RAW2}_sorted_2022-02-22_10-00-00"
+    files = {
+        **v2_asset(),
+        **v1_asset(),
+        **v2_asset(derived, data_level="derived", source_data=[RAW2], creation_time="2022-02-22T10:00:00-08:00"),
+    }
+    make_tree(tmp_path, files)
+    assert lint_findings(tmp_path) == []
+
+
+def test_rules_that_read_sidecars_declare_it() -> None:
+    rules = load_rules()
+    reading = {code for code, r in rules.items() if r.reads_content and (code[0] == "M" or code == "L304")}
+    assert reading == {"M201", "M202", "M203", "M204", "M206", "M207", "M208", "M209", "L304"}
+    assert not rules["M205"].reads_content and not rules["M210"].reads_content
+
+
+# --- M201 missing-sidecar -----------------------------------------------------------------------------
+
+
+def test_m201_published_set(tmp_path: Path) -> None:
+    files = v2_asset()
+    for bare in ("procedures.json", "instrument.json", "acquisition.json"):
+        del files[f"{RAW2}/{bare}"]
+    make_tree(tmp_path, files)
+    assert messages(lint(tmp_path, ["M201"])) == [
+        ("M201", f"{RAW2}/procedures.json", "required sidecar procedures.json is missing (set 'published')"),
+        (
+            "M201",
+            f"{RAW2}/rig.json",
+            "none of rig.json, instrument.json is present; one is required (set 'published')",
+        ),
+        (
+            "M201",
+            f"{RAW2}/session.json",
+            "none of session.json, acquisition.json is present; one is required (set 'published')",
+        ),
+    ]
+
+
+def test_m201_a_sidecar_below_the_root_does_not_count(tmp_path: Path) -> None:
+    files = v2_asset()
+    files[f"{RAW2}/results/procedures.json"] = files.pop(f"{RAW2}/procedures.json")
+    make_tree(tmp_path, files)
+    assert brief(lint(tmp_path, ["M201"])) == [("M201", RAW2, f"{RAW2}/procedures.json")]
+
+
+def test_m201_aind_data_schema_2_set(tmp_path: Path) -> None:
+    conv = convention_with(tmp_path, required_set="aind-data-schema-2")
+    derived = f"{RAW2}_sorted_2022-02-22_10-00-00"
+    only_subject = "654321_2022-02-21_16-30-01"
+    make_tree(
+        tmp_path / "b",
+        {
+            **v2_asset(),
+            f"{derived}/results/units.csv": "u",
+            f"{only_subject}/subject.json": dump(example(V2, "subject.json", subject_id="654321")),
+            "777777_2022-02-21_16-30-01/model.json": dump(example(V2, "model.json")),
+        },
+    )
+    assert messages(lint(tmp_path / "b", ["M201"], conv)) == [
+        (
+            "M201",
+            f"{only_subject}/acquisition.json",
+            "required sidecar acquisition.json is missing (set 'aind-data-schema-2', when subject.json is present)",
+        ),
+        (
+            "M201",
+            f"{only_subject}/data_description.json",
+            "required sidecar data_description.json is missing (set 'aind-data-schema-2', when subject.json is present)",
+        ),
+        (
+            "M201",
+            f"{only_subject}/instrument.json",
+            "required sidecar instrument.json is missing (set 'aind-data-schema-2', when subject.json is present)",
+        ),
+        (
+            "M201",
+            f"{only_subject}/procedures.json",
+            "required sidecar procedures.json is missing (set 'aind-data-schema-2', when subject.json is present)",
+        ),
+        (
+            "M201",
+            "777777_2022-02-21_16-30-01/data_description.json",
+            "required sidecar data_description.json is missing "
+            "(set 'aind-data-schema-2', when processing.json or model.json is present)",
+        ),
+        (
+            "M201",
+            f"{derived}/data_description.json",
+            "required sidecar data_description.json is missing (set 'aind-data-schema-2', for derived assets)",
+        ),
+        (
+            "M201",
+            f"{derived}/processing.json",
+            "required sidecar processing.json is missing (set 'aind-data-schema-2', for derived assets)",
+        ),
+    ]
+
+
+def test_m201_aind_data_schema_1_set_follows_the_modality(tmp_path: Path) -> None:
+    conv = convention_with(tmp_path, required_set="aind-data-schema-1")
+    spim = "SmartSPIM_651286_2023-01-01_10-00-00"
+    spim_dd = example(V1, "data_description.json", name=spim, subject_id="651286")
+    spim_dd["modality"] = [{"name": "Selective plane illumination microscopy", "abbreviation": "SPIM"}]
+    files = v1_asset()
+    del files[f"{RAW1}/rig.json"]
+    files.update(
+        {
+            f"{spim}/data_description.json": dump(spim_dd),
+            f"{spim}/subject.json": dump(example(V1, "subject.json", subject_id="651286")),
+            f"{spim}/procedures.json": dump(example(V1, "aibs_smartspim_procedures.json")),
+            f"{spim}/instrument.json": dump(example(V1, "aibs_smartspim_instrument.json")),
+        }
+    )
+    make_tree(tmp_path / "b", files)
+    why = "set 'aind-data-schema-1', for modality"
+    assert messages(lint(tmp_path / "b", ["M201"], conv)) == [
+        (
+            "M201",
+            f"{spim}/acquisition.json",
+            f"required sidecar acquisition.json is missing ({why} SPIM, confocal, fMOST, merfish)",
+        ),
+        (
+            "M201",
+            f"{spim}/processing.json",
+            f"required sidecar processing.json is missing ({why} SPIM, confocal, fMOST, merfish)",
+        ),
+        (
+            "M201",
+            f"{RAW1}/rig.json",
+            f"required sidecar rig.json is missing ({why} EMG, ISI, MRI, behavior, behavior-videos, ecephys, fib, "
+            "icephys, pophys, slap)",
+        ),
+    ]
+
+
+def test_m201_aind_upload_set(tmp_path: Path) -> None:
+    conv = convention_with(tmp_path, required_set="aind-upload")
+    files = v2_asset()
+    del files[f"{RAW2}/processing.json"]  # not required by the upload check
+    del files[f"{RAW2}/instrument.json"]
+    make_tree(tmp_path, files)
+    assert messages(lint(tmp_path, ["M201"], conv)) == [
+        (
+            "M201",
+            f"{RAW2}/instrument.json",
+            "none of instrument.json, rig.json is present; one is required (set 'aind-upload')",
+        )
+    ]
+
+
+def test_required_set_must_be_defined(tmp_path: Path) -> None:
+    conv = convention_with(tmp_path, required_set="nonesuch")
+    with pytest.raises(ConventionError) as err:
+        load_convention(str(conv))
+    assert str(err.value) == (
+        f"{conv}: invalid convention file:\n  at metadata/required_set: 'nonesuch' is not one of "
+        "metadata.required_sets (aind-data-schema-1, aind-data-schema-2, aind-upload, published)"
+    )
+
+
+# --- M202 invalid-json -----------------------------------------------------------------------------------
+
+
+def test_m202_each_way_a_sidecar_is_not_a_json_object(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = dict(v2_asset())
+    subject = (V2 / "subject.json").read_text(encoding="utf-8")
+    files[f"{RAW2}/subject.json"] = subject.replace('"sex": "Male",', '"sex": "Male"')  # a lost comma
+    files[f"{RAW2}/procedures.json"] = "[" + (V2 / "thermistor_procedures.json").read_text(encoding="utf-8") + "]"
+    files[f"{RAW2}/processing.json"] = (V2 / "processing.json").read_text(encoding="utf-8").replace(
+        "Dr. Dan", "Dr. D\u00e4n"
+    ).encode("latin-1")
+    files[f"{RAW2}/quality_control.json"] = "\ufeff" + (V2 / "quality_control.json").read_text(encoding="utf-8")
+    make_tree(tmp_path, files)
+    found = lint(tmp_path, ["M202"])
+    offset = (V2 / "processing.json").read_text(encoding="utf-8").index("Dr. Dan") + 4
+    line = subject[: subject.index('"sex": "Male",')].count("\n") + 2
+    assert messages(found) == [
+        ("M202", f"{RAW2}/procedures.json", "procedures.json is not a JSON object (top level is list)"),
+        ("M202", f"{RAW2}/processing.json", f"processing.json is not UTF-8 (invalid byte at offset {offset})"),
+        (
+            "M202",
+            f"{RAW2}/subject.json",
+            f"subject.json is not valid JSON: Expecting ',' delimiter at line {line}, column 10",
+        ),
+    ]
+    assert found[1].details == {"offset": offset}
+    assert found[2].details == {"line": line, "column": 10}
+
+
+def test_m202_over_the_size_limit(tmp_path: Path) -> None:
+    conv = convention_with(tmp_path, max_json_bytes=4096)
+    make_tree(tmp_path / "b", v2_asset())
+    size = len(dump(example(V2, "thermistor_procedures.json", subject_id="123456")).encode())
+    found = lint(tmp_path / "b", ["M202", "M203", "M204"], conv)
+    assert messages(found) == [
+        (
+            "M202",
+            f"{RAW2}/instrument.json",
+            "instrument.json is larger than the limit of 4096 bytes; not read",
+        ),
+        (
+            "M202",
+            f"{RAW2}/processing.json",
+            "processing.json is larger than the limit of 4096 bytes; not read",
+        ),
+    ]
+    assert size <= 4096
+    sizes = {f.path: f.details["size"] for f in found}
+    assert sizes == {
+        f"{RAW2}/instrument.json": (tmp_path / "b" / RAW2 / "instrument.json").stat().st_size,
+        f"{RAW2}/processing.json": (tmp_path / "b" / RAW2 / "processing.json").stat().st_size,
+    }
+
+
+# --- M203 schema-violation ---------------------------------------------------------------------------
+
+
+def test_m203_one_finding_per_error_with_its_json_path(tmp_path: Path) -> None:
+    files = v2_asset()
+    subject = example(V2, "subject.json", subject_id="123456")
+    subject["subject_details"]["sex"] = "Mal"
+    subject["subject_details"]["weight_g"] = 23.5
+    files[f"{RAW2}/subject.json"] = dump(subject)
+    make_tree(tmp_path, files)
+    found = lint(tmp_path, ["M203"])
+    assert messages(found) == [
+        ("M203", f"{RAW2}/subject.json", "$.subject_details.sex: Input should be 'Female' or 'Male', got \"Mal\""),
+        ("M203", f"{RAW2}/subject.json", "$.subject_details.weight_g: Extra inputs are not permitted"),
+    ]
+    assert found[0].details == {
+        "json_path": "$.subject_details.sex",
+        "error": "enum",
+        "schema": "aind-data-schema 2.9.2 Subject",
+        "schema_version": "2.3.3",
+        "value": "Mal",
+    }
+
+
+def test_m203_1x_errors(tmp_path: Path) -> None:
+    files = v1_asset()
+    session = example(V1, "ephys_session.json", subject_id="12345")
+    session["data_streams"][0]["stream_modalities"][0] = {"name": "x", "abbreviation": "zzz"}
+    files[f"{RAW1}/session.json"] = dump(session)
+    make_tree(tmp_path, files)
+    found = lint(tmp_path, ["M"])
+    assert messages(found) == [
+        (
+            "M203",
+            f"{RAW1}/session.json",
+            "$.data_streams[0].stream_modalities[0].abbreviation: 'zzz' is not a known abbreviation "
+            "(expected one of 14: 'EMG', 'ISI', 'MRI', 'SPIM', 'behavior', ...)",
+        )
+    ]
+    assert found[0].details["schema"] == "aind-data-schema 1.4.0 Session (JSON Schema)"
+
+
+def test_m203_caps_errors_per_file_and_counts_the_rest(tmp_path: Path) -> None:
+    conv = convention_with(tmp_path, max_errors_per_file=2)
+    files = v2_asset()
+    dd = example(V2, "data_description.json", name=RAW2)
+    for field in ("license", "institution", "funding_source", "investigators", "data_level"):
+        del dd[field]
+    files[f"{RAW2}/data_description.json"] = dump(dd)
+    make_tree(tmp_path / "b", files)
+    found = lint(tmp_path / "b", ["M203"], conv)
+    assert messages(found) == [
+        ("M203", f"{RAW2}/data_description.json", "$.funding_source: Field required"),
+        ("M203", f"{RAW2}/data_description.json", "$.institution: Field required"),
+        (
+            "M203",
+            f"{RAW2}/data_description.json",
+            "and 2 more schema errors in data_description.json (only the first 2 are listed; "
+            "see metadata.max_errors_per_file)",
+        ),
+    ]
+    assert found[2].details == {
+        "more": 2,
+        "total": 4,
+        "schema": "aind-data-schema 2.9.2 DataDescription",
+        "schema_version": "2.4.2",
+    }
+
+
+def test_m203_default_cap_is_20(tmp_path: Path) -> None:
+    files = v2_asset()
+    procedures = example(V2, "thermistor_procedures.json", subject_id="123456")
+    procedures["subject_procedures"] = [{"object_type": "Surgery", "bogus": i} for i in range(30)]
+    files[f"{RAW2}/procedures.json"] = dump(procedures)
+    make_tree(tmp_path, files)
+    found = lint(tmp_path, ["M203"])
+    assert len(found) == 21
+    assert found[-1].message.startswith("and ") and found[-1].details["total"] - 20 == found[-1].details["more"]
+
+
+def test_m203_mixed_generations_are_each_judged_by_their_own(tmp_path: Path) -> None:
+    """1.x and 2.x assets side by side, and a 2.x asset holding a 1.x data_description: no error
+    at all, then exactly the one real 1.x error (not the 2.x model's flood)."""
+    mixed = "654321_2022-02-21_16-30-01"
+    files = {**v2_asset(), **v1_asset(), **v2_asset(mixed, subject="654321")}
+    files[f"{mixed}/data_description.json"] = dump(
+        example(V1, "data_description.json", name=mixed, subject_id="654321")
+    )
+    make_tree(tmp_path / "ok", files)
+    assert lint(tmp_path / "ok", ["M", "L304"]) == []
+
+    broken = example(V1, "data_description.json", name=mixed, subject_id="654321")
+    del broken["platform"]
+    files[f"{mixed}/data_description.json"] = dump(broken)
+    make_tree(tmp_path / "bad", files)
+    assert messages(lint(tmp_path / "bad", ["M", "L304"])) == [
+        ("M203", f"{mixed}/data_description.json", "$.platform: 'platform' is a required property")
+    ]
+
+
+# --- M204 schema-version -----------------------------------------------------------------------------
+
+
+def test_m204_missing_malformed_and_unsupported(tmp_path: Path) -> None:
+    legacy = "ecephys_664438_2023-04-13_14-35-51"
+    files = v2_asset()
+    subject = example(V2, "subject.json")
+    del subject["schema_version"]
+    files[f"{RAW2}/subject.json"] = dump(subject)
+    files[f"{RAW2}/procedures.json"] = dump(example(V2, "thermistor_procedures.json", schema_version="2.2"))
+    files[f"{RAW2}/processing.json"] = dump(example(V2, "processing.json", schema_version=2))
+    files[f"{legacy}/data_description.json"] = (LEGACY / "data_description_0.4.0.json").read_text(encoding="utf-8")
+    files[f"{legacy}/rig.json"] = dump(example(V1, "ephys_rig.json", schema_version="2.0.0"))
+    make_tree(tmp_path, files)
+    found = lint(tmp_path, ["M203", "M204"])
+    assert [(f.rule, f.severity, f.path, f.message) for f in found] == [
+        (
+            "M204",
+            Severity.ERROR,
+            f"{RAW2}/procedures.json",
+            "procedures.json schema_version '2.2' is not a version MAJOR.MINOR.PATCH; it cannot be validated",
+        ),
+        (
+            "M204",
+            Severity.ERROR,
+            f"{RAW2}/processing.json",
+            "processing.json schema_version 2 is not a version MAJOR.MINOR.PATCH; it cannot be validated",
+        ),
+        (
+            "M204",
+            Severity.ERROR,
+            f"{RAW2}/subject.json",
+            "subject.json has no schema_version; it cannot be validated",
+        ),
+        (
+            "M204",
+            Severity.WARNING,
+            f"{legacy}/data_description.json",
+            "data_description.json declares schema_version 0.4.0 (generation 0.x), which this linter cannot "
+            f"validate; supported generations: {SUPPORTED}",
+        ),
+        (
+            "M204",
+            Severity.WARNING,
+            f"{legacy}/rig.json",
+            "rig.json declares schema_version 2.0.0, but generation 2.x has no rig model; supported: acquisition, "
+            "data_description, instrument, model, procedures, processing, quality_control, subject",
+        ),
+    ]
+    assert found[2].details == {"problem": "missing", "schema_version": None, "generation": None}
+    assert found[3].details == {"problem": "unsupported", "schema_version": "0.4.0", "generation": 0}
+
+
+def test_m204_quiet_for_declared_versions_of_both_generations(tmp_path: Path) -> None:
+    make_tree(tmp_path, {**v2_asset(), **v1_asset()})
+    assert lint(tmp_path, ["M204"]) == []
+
+
+# --- M205 conflicting-sidecars -----------------------------------------------------------------------
+
+
+def test_m205_both_files_of_a_pair(tmp_path: Path) -> None:
+    files = v2_asset()
+    files[f"{RAW2}/session.json"] = dump(example(V1, "ophys_session.json", subject_id="123456"))
+    files[f"{RAW2}/rig.json"] = dump(example(V1, "ephys_rig.json"))
+    make_tree(tmp_path, files)
+    assert messages(lint(tmp_path, ["M205"])) == [
+        (
+            "M205",
+            f"{RAW2}/acquisition.json",
+            "session.json and acquisition.json are both present; an asset carries one or the other",
+        ),
+        (
+            "M205",
+            f"{RAW2}/instrument.json",
+            "rig.json and instrument.json are both present; an asset carries one or the other",
+        ),
+    ]
+
+
+def test_m205_quiet_with_one_of_each_pair(tmp_path: Path) -> None:
+    make_tree(tmp_path, {**v2_asset(), **v1_asset()})
+    assert lint(tmp_path, ["M205"]) == []
+
+
+# --- M206 name-mismatch, M207 level-mismatch ---------------------------------------------------------
+
+
+def test_m206_name_differs_from_folder(tmp_path: Path) -> None:
+    second = "123456_2022-02-21_16-30-02"
+    files = {**v2_asset(), **v2_asset(second)}
+    files[f"{second}/data_description.json"] = dump(example(V2, "data_description.json", name=RAW2))
+    make_tree(tmp_path, files)
+    assert messages(lint(tmp_path, ["M206"])) == [
+        (
+            "M206",
+            f"{second}/data_description.json",
+            f"data_description.json name {RAW2!r} differs from the folder name {second!r}",
+        )
+    ]
+
+
+def test_m207_level_contradicts_the_name(tmp_path: Path) -> None:
+    derived = f"{RAW2}_sorted_2022-02-22_10-00-00"
+    legacy_raw = "ecephys_624643_2022-07-26_10-52-15"
+    files = {
+        **v2_asset(),
+        f"{derived}/data_description.json": dump(example(V2, "data_description.json", name=derived)),
+        f"{RAW1}/data_description.json": dump(example(V1, "data_description.json", data_level="derived")),
+        # legacy "raw data" is raw: no finding
+        f"{legacy_raw}/data_description.json": (LEGACY / "data_description_0.3.0_wrong_field.json").read_text(
+            encoding="utf-8"
+        ),
+    }
+    make_tree(tmp_path, files)
+    assert messages(lint(tmp_path, ["M207"])) == [
+        (
+            "M207",
+            f"{RAW2}_sorted_2022-02-22_10-00-00/data_description.json",
+            "data_description.json data_level 'raw' contradicts the name, which is a derived asset name",
+        ),
+        (
+            "M207",
+            f"{RAW1}/data_description.json",
+            "data_description.json data_level 'derived' contradicts the name, which is a raw asset name",
+        ),
+    ]
+
+
+# --- M208 subject-mismatch --------------------------------------------------------------------------
+
+
+def test_m208_subject_ids_against_the_name(tmp_path: Path) -> None:
+    files = v2_asset()
+    files[f"{RAW2}/subject.json"] = dump(example(V2, "subject.json", subject_id="123465"))
+    files[f"{RAW1}/data_description.json"] = dump(example(V1, "data_description.json", subject_id="54321"))
+    files[f"{RAW1}/subject.json"] = dump(example(V1, "subject.json"))
+    make_tree(tmp_path, files)
+    assert messages(lint(tmp_path, ["M208"])) == [
+        (
+            "M208",
+            f"{RAW2}/subject.json",
+            "subject.json subject_id '123465' differs from the name's subject id '123456'",
+        ),
+        (
+            "M208",
+            f"{RAW1}/data_description.json",
+            "data_description.json subject_id '54321' differs from the name's subject id '12345'",
+        ),
+    ]
+
+
+def test_m208_files_must_agree_when_the_name_has_no_subject(tmp_path: Path) -> None:
+    odd = "behavior_754897_2025-03-12_12-23-09_sorted_curated_2025-03-25_22-33-24"
+    make_tree(
+        tmp_path,
+        {
+            f"{odd}/data_description.json": dump(example(V2, "data_description.json", subject_id="754897")),
+            f"{odd}/subject.json": dump(example(V2, "subject.json", subject_id="754879")),
+        },
+    )
+    assert messages(lint(tmp_path, ["M208"])) == [
+        (
+            "M208",
+            f"{odd}/subject.json",
+            "subject.json subject_id '754879' differs from data_description.json subject_id '754897'",
+        )
+    ]
+
+
+# --- M209 time-mismatch ----------------------------------------------------------------------------------
+
+
+def test_m209_compares_wall_clock_time_to_the_second(tmp_path: Path) -> None:
+    utc = "123456_2022-02-21_08-30-01"
+    fraction = "123456_2022-02-21_16-30-02"
+    legacy = "661279_2023-03-23_15-31-18"  # real 0.6.2 file: creation_time 22:31:18 (UTC)
+    make_tree(
+        tmp_path,
+        {
+            **v2_asset(),  # creation_time 2022-02-21T16:30:01Z: same wall clock as the name
+            f"{utc}/data_description.json": dump(example(V2, "data_description.json", name=utc)),
+            f"{fraction}/data_description.json": dump(
+                example(V2, "data_description.json", name=fraction, creation_time="2022-02-21T16:30:02.950-08:00")
+            ),
+            f"{legacy}/data_description.json": (LEGACY / "data_description_0.6.2.json").read_text(encoding="utf-8"),
+        },
+    )
+    found = lint(tmp_path, ["M209"])
+    assert [(f.rule, f.severity, f.path, f.message) for f in found] == [
+        (
+            "M209",
+            Severity.WARNING,
+            f"{utc}/data_description.json",
+            "the name's timestamp 2022-02-21_08-30-01 differs from data_description.json creation_time "
+            "'2022-02-21T16:30:01Z' (8 h later)",
+        ),
+        (
+            "M209",
+            Severity.WARNING,
+            f"{legacy}/data_description.json",
+            "the name's timestamp 2023-03-23_15-31-18 differs from data_description.json creation_time "
+            "'22:31:18' (7 h later)",
+        ),
+    ]
+    assert found[0].details == {
+        "name_time": "2022-02-21_08-30-01",
+        "creation_time": "2022-02-21T16:30:01Z",
+        "difference_seconds": 28800,
+    }
+
+
+def test_m209_derived_asset_uses_its_processing_time(tmp_path: Path) -> None:
+    derived = f"{RAW2}_sorted_2022-02-22_10-00-00"
+    make_tree(
+        tmp_path,
+        {
+            f"{derived}/data_description.json": dump(
+                example(V2, "data_description.json", name=derived, creation_time="2022-02-22T10:01:05-08:00")
+            )
+        },
+    )
+    assert [f.message for f in lint(tmp_path, ["M209"])] == [
+        "the name's timestamp 2022-02-22_10-00-00 differs from data_description.json creation_time "
+        "'2022-02-22T10:01:05-08:00' (1 min 5 s later)"
+    ]
+
+
+# --- M210 misplaced-sidecar ----------------------------------------------------------------------------
+
+
+def test_m210_core_file_below_the_root(tmp_path: Path) -> None:
+    files: dict[str, str] = dict(v2_asset())
+    files[f"{RAW2}/results/processing.json"] = files[f"{RAW2}/processing.json"]
+    files[f"{RAW2}/ecephys/sub/subject.json"] = files[f"{RAW2}/subject.json"]
+    files[f"{RAW2}/original_metadata/subject.json"] = files[f"{RAW2}/subject.json"]  # the indexer's copies
+    files[f"{RAW2}/original_metadata/subject.20250101.json"] = files[f"{RAW2}/subject.json"]
+    files[f"{RAW2}/results/notes.json"] = "{}"  # not a core file name
+    # an asset stored inside this one is L301's finding, not M210's
+    files[f"{RAW2}/{RAW2}_sorted_2022-02-22_10-00-00/subject.json"] = files[f"{RAW2}/subject.json"]
+    files[f"{RAW2}/copy/data_description.json"] = files[f"{RAW2}/data_description.json"]
+    files[f"{RAW2}/copy/subject.json"] = files[f"{RAW2}/subject.json"]
+    make_tree(tmp_path, files)
+    found = lint(tmp_path, ["M210", "L301"])
+    assert [(f.rule, f.severity, f.path, f.message) for f in found] == [
+        ("L301", Severity.ERROR, f"{RAW2}/{RAW2}_sorted_2022-02-22_10-00-00/", found[0].message),
+        ("L301", Severity.ERROR, f"{RAW2}/copy/", found[1].message),
+        (
+            "M210",
+            Severity.WARNING,
+            f"{RAW2}/ecephys/sub/subject.json",
+            "subject.json is in ecephys/sub/ below the asset root; sidecars belong at the root, beside the data",
+        ),
+        (
+            "M210",
+            Severity.WARNING,
+            f"{RAW2}/results/processing.json",
+            "processing.json is in results/ below the asset root; sidecars belong at the root, beside the data",
+        ),
+    ]
+
+
+# --- L304 source-mismatch -----------------------------------------------------------------------------
+
+
+def test_l304_derived_asset_must_name_its_source(tmp_path: Path) -> None:
+    base = f"{RAW2}_sorted_2022-02-22_10-00-00"
+    named = f"{RAW2}_curated_2022-02-23_10-00-00"
+    url = f"{RAW2}_qc_2022-02-24_10-00-00"
+    none = f"{RAW2}_plots_2022-02-25_10-00-00"
+    legacy = f"{RAW1}_sorted_2022-02-22_10-00-00"
+
+    def dd(name: str, **changes: Any) -> str:
+        return dump(example(V2, "data_description.json", name=name, data_level="derived", **changes))
+
+    make_tree(
+        tmp_path,
+        {
+            f"{RAW2}/data_description.json": dump(example(V2, "data_description.json")),
+            f"{base}/data_description.json": dd(base, source_data=["123456_2022-02-20_16-30-01"]),
+            f"{named}/data_description.json": dd(named, source_data=["other_asset", RAW2]),
+            f"{url}/data_description.json": dd(url, source_data=[f"s3://aind-open-data/{RAW2}/"]),
+            f"{none}/data_description.json": dd(none, source_data=None),
+            f"{legacy}/data_description.json": dump(
+                example(V1, "data_description.json", name=legacy, data_level="derived", input_data_name=RAW1)
+            ),
+        },
+    )
+    assert messages(lint(tmp_path, ["L304"])) == [
+        (
+            "L304",
+            f"{none}/data_description.json",
+            f"data_description.json of derived asset names no source (source_data); expected {RAW2!r}",
+        ),
+        (
+            "L304",
+            f"{base}/data_description.json",
+            f"data_description.json source_data ['123456_2022-02-20_16-30-01'] does not include {RAW2!r}, "
+            "the source named in the asset's name",
+        ),
+    ]
