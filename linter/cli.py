@@ -259,9 +259,11 @@ def run_check(args: argparse.Namespace) -> int:
                 reporter.target(target)
             try:
                 for linted in linter.lint_target(target, only=only.get(target)):
-                    progress.update(linted.name is not None, linted.objects, len(linted.findings))
                     result = baseline.filter(linted) if baseline is not None else linted
+                    if result.findings and _is_terminal(out):
+                        progress.close()  # the report goes to the same terminal: no line in its way
                     reporter.asset(result)
+                    progress.update(result.name is not None, result.objects, len(result.findings))
                     if result.name is not None:
                         assets += 1
                     objects += result.objects
@@ -303,6 +305,13 @@ def run_check(args: argparse.Namespace) -> int:
     if fail_on != "never" and worst is not None and worst >= Severity.parse(fail_on):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def s3_options(args: argparse.Namespace) -> dict[str, Any]:

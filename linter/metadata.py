@@ -373,12 +373,11 @@ def _resolve_loc(data: Any, loc: Sequence[str | int], missing: bool) -> list[str
     parts: list[str | int] = []
     current = data
     for i, item in enumerate(loc):
-        if isinstance(current, dict) and isinstance(item, str) and item in current:
+        member = isinstance(current, dict) and isinstance(item, str) and item in current
+        element = isinstance(current, list) and isinstance(item, int) and 0 <= item < len(current)
+        if member or element:
             parts.append(item)
-            current = current[item]
-        elif isinstance(current, list) and isinstance(item, int) and 0 <= item < len(current):
-            parts.append(item)
-            current = current[item]
+            current = current[item]  # type: ignore[index]
         elif missing and i == len(loc) - 1 and isinstance(current, dict) and isinstance(item, str):
             parts.append(item)
     return parts

@@ -7,8 +7,8 @@ of its files are staged:
 * with a bucket root (``--bucket-root DIR`` or ``bucket-root`` in the config file), a file's
   asset is its top-level folder under the root; a file directly in the root is linted as a
   root object (L302 orphan-object); files outside the root are not the hook's business;
-* without one, a file's asset is the outermost folder above it (below the working
-  directory, which pre-commit sets to the repository's root) that holds a
+* without one, a file's asset is the outermost folder above it (from the working
+  directory, which pre-commit sets to the repository's root, down) that holds a
   ``data_description.json`` or is named like an asset; a file in no such folder is skipped.
   Set the bucket root to also catch an asset that has neither (a misnamed folder without
   metadata).
@@ -49,7 +49,7 @@ def _under_root(file: Path, root: Path) -> str | None:
 def _outermost_asset(file: Path, cwd: Path, convention: Convention) -> Path | None:
     ancestors = list(reversed(file.parents))  # outermost first
     if file.is_relative_to(cwd):
-        ancestors = [a for a in ancestors if a != cwd and a.is_relative_to(cwd)]
+        ancestors = [a for a in ancestors if a.is_relative_to(cwd)]  # the repository itself may be an asset
     for folder in ancestors:
         if folder.is_dir() and is_asset_folder(folder, convention):
             return folder

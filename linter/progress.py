@@ -54,8 +54,8 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        if not force and now - self._drawn < self.interval:
-            return
+        if not force and self._width and now - self._drawn < self.interval:
+            return  # redrawn at most every interval, but at once after it was erased
         self._drawn = now
         text = self.line()
         self.stream.write("\r" + text + " " * max(0, self._width - len(text)))

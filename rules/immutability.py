@@ -63,13 +63,17 @@ def _version_details(v: ObjectInfo) -> dict[str, Any]:
     }
 
 
+def _version_order(v: ObjectInfo) -> tuple[dt.datetime, bool, str]:
+    return (v.last_modified or dt.datetime.min.replace(tzinfo=dt.UTC), v.is_latest, v.version_id or "")
+
+
 def _versions_by_key(ctx: AssetContext) -> dict[str, list[ObjectInfo]]:
     def group() -> dict[str, list[ObjectInfo]]:
         out: dict[str, list[ObjectInfo]] = {}
         for v in ctx.asset.versions or ():
             out.setdefault(v.key, []).append(v)
-        for versions in out.values():
-            versions.sort(key=lambda v: v.last_modified or dt.datetime.min.replace(tzinfo=dt.UTC))
+        for versions in out.values():  # oldest first; the current version last among equal times
+            versions.sort(key=_version_order)
         return out
 
     return ctx.memo("immutability:versions", group)
@@ -117,8 +121,8 @@ def deleted_object(ctx: AssetContext) -> Iterator[Violation]:
         if not markers or is_exempt(key):
             continue
         reported.add(key)
-        latest = versions[-1]
-        again = "" if latest.is_delete_marker else " and uploaded again later"
+        deleted = not any(v.is_latest and not v.is_delete_marker for v in versions)
+        again = "" if deleted else " and uploaded again later"
         items.append(
             Violation(
                 f"{key!r} was deleted (delete marker of {_when(markers[-1].last_modified)}){again}",
@@ -126,7 +130,7 @@ def deleted_object(ctx: AssetContext) -> Iterator[Violation]:
                 {
                     "key": key,
                     "delete_markers": [_version_details(m) for m in markers],
-                    "deleted": latest.is_delete_marker,
+                    "deleted": deleted,
                 },
             )
         )

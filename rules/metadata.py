@@ -121,7 +121,9 @@ def missing_sidecar(ctx: AssetContext) -> Iterator[Violation]:
                 )
 
 
-@rule("M202", "invalid-json", "error", "A sidecar is not a UTF-8 JSON object within the size limit.", reads_content=True)
+@rule(
+    "M202", "invalid-json", "error", "A sidecar is not a UTF-8 JSON object within the size limit.", reads_content=True
+)
 def invalid_json(ctx: AssetContext) -> Iterator[Violation]:
     """A core sidecar must be UTF-8 text holding one JSON object, no larger than
     ``metadata.max_json_bytes`` (default 32 MiB; a larger file is never read past the limit).
@@ -267,7 +269,13 @@ def _subject_id(data: dict[str, Any]) -> str | None:
     return str(value) if isinstance(value, str | int) else None
 
 
-@rule("M208", "subject-mismatch", "error", "A sidecar's subject_id differs from the name's subject id.", reads_content=True)
+@rule(
+    "M208",
+    "subject-mismatch",
+    "error",
+    "A sidecar's subject_id differs from the name's subject id.",
+    reads_content=True,
+)
 def subject_mismatch(ctx: AssetContext) -> Iterator[Violation]:
     """The subject id in the asset's name must equal ``subject_id`` in ``data_description.json``
     and ``subject.json`` (the files are the convention's ``metadata.subject_id_files``). When the

@@ -10,6 +10,7 @@ committing it there works the same way in both places and never touches the real
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,3 +57,12 @@ def committed_copy(dest: Path, repo: Path = REPO) -> tuple[Path, str]:
     git("add", "-A", cwd=dest)
     git("commit", "-q", "-m", "working tree of aind-bucket-lint under test", cwd=dest)
     return dest, git("rev-parse", "HEAD", cwd=dest).strip()
+
+
+def readme_blocks(language: str, section: str = "<!-- section:integrations (issue 5) -->") -> list[str]:
+    """The fenced ``language`` code blocks of one README section (from its marker to the next '## ')."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index(section)
+    end = text.find("\n## ", start)
+    body = text[start : end if end >= 0 else len(text)]
+    return re.findall(rf"^```{re.escape(language)}\n(.*?)^```$", body, re.S | re.M)

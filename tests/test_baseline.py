@@ -15,6 +15,7 @@ from linter.baseline import Baseline, BaselineWriter, finding_identity, identity
 from linter.engine import AssetResult
 from linter.findings import Finding, Severity
 from tests.conftest import make_tree, run_cli
+from tests.repo_copy import readme_blocks
 
 BAD_MODALITY = "smartspim_653158_2023-02-01_10-00-00"
 PLACEHOLDER = "HCR_703179_2024-03-24_00-00-00"
@@ -283,3 +284,20 @@ def test_the_baseline_matches_across_targets_of_the_same_tree(bucket: Path, tmp_
     shutil.copytree(bucket, copy)
     res = run_cli("check", str(copy), "--select", "N,L", "--baseline", str(base))
     assert res.code == 0 and "3 baselined findings not shown" in res.out
+
+
+def test_readme_baseline_example_is_a_valid_baseline() -> None:
+    [example] = readme_blocks("json")
+    doc = json.loads(example)
+    jsonschema.Draft202012Validator(baseline_schema()).validate(doc)
+    finding = Finding(
+        "N102",
+        "unknown-modality",
+        Severity.ERROR,
+        BAD_MODALITY,
+        BAD_MODALITY,
+        "modality 'smartspim' is not in the vocabulary; did you mean 'SmartSPIM'?",
+    )
+    assert Baseline.from_document(doc).absorb(finding)
+    [commands] = readme_blocks("bash")
+    assert "aind-bucket-lint baseline s3://aind-open-data/ --no-sign-request --output legacy-baseline.json" in commands

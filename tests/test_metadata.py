@@ -48,9 +48,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::UserWarning:aind_data_schema"),
 ]
-SUPPORTED = (
-    "1.x (aind-data-schema 1.4.0, JSON Schemas); 2.x (aind-data-schema 2.9.2, installed models)"
-)
+SUPPORTED = "1.x (aind-data-schema 1.4.0, JSON Schemas); 2.x (aind-data-schema 2.9.2, installed models)"
 
 
 def bare_name(path: Path) -> str:
@@ -78,9 +76,21 @@ def test_supported_generations_are_named() -> None:
     ("value", "problem", "message"),
     [
         (2, "malformed", "subject.json schema_version 2 is not a version MAJOR.MINOR.PATCH; it cannot be validated"),
-        ("2.3", "malformed", "subject.json schema_version '2.3' is not a version MAJOR.MINOR.PATCH; it cannot be validated"),
-        ("v2.3.3", "malformed", "subject.json schema_version 'v2.3.3' is not a version MAJOR.MINOR.PATCH; it cannot be validated"),
-        (None, "malformed", "subject.json schema_version None is not a version MAJOR.MINOR.PATCH; it cannot be validated"),
+        (
+            "2.3",
+            "malformed",
+            "subject.json schema_version '2.3' is not a version MAJOR.MINOR.PATCH; it cannot be validated",
+        ),
+        (
+            "v2.3.3",
+            "malformed",
+            "subject.json schema_version 'v2.3.3' is not a version MAJOR.MINOR.PATCH; it cannot be validated",
+        ),
+        (
+            None,
+            "malformed",
+            "subject.json schema_version None is not a version MAJOR.MINOR.PATCH; it cannot be validated",
+        ),
         (
             "3.0.0",
             "unsupported",
@@ -101,7 +111,10 @@ def test_missing_schema_version() -> None:
     data = load(V2 / "subject.json")
     del data["schema_version"]
     verdict = declared_version("subject.json", data)
-    assert (verdict.problem, verdict.message) == ("missing", "subject.json has no schema_version; it cannot be validated")
+    assert (verdict.problem, verdict.message) == (
+        "missing",
+        "subject.json has no schema_version; it cannot be validated",
+    )
 
 
 @pytest.mark.parametrize("path", sorted(LEGACY.glob("*.json")), ids=lambda p: p.name)
@@ -131,7 +144,9 @@ def test_a_file_type_the_generation_does_not_have() -> None:
 # --- validation: every real example is valid against its own generation ----------------------
 
 
-@pytest.mark.parametrize("path", sorted(V1.glob("*.json")) + sorted(V2.glob("*.json")), ids=lambda p: p.parent.name + "/" + p.name)
+@pytest.mark.parametrize(
+    "path", sorted(V1.glob("*.json")) + sorted(V2.glob("*.json")), ids=lambda p: p.parent.name + "/" + p.name
+)
 def test_every_real_example_is_valid_against_its_declared_generation(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     result = validate_sidecar(bare_name(path), json.loads(text), text)

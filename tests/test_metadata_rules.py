@@ -52,8 +52,8 @@ V1_SET = {
 }
 
 
-def example(generation: Path, name: str, **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((generation / name).read_text(encoding="utf-8"))
+def example(generation: Path, file: str, /, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((generation / file).read_text(encoding="utf-8"))
     data.update(changes)
     return data
 
@@ -69,6 +69,8 @@ def v2_asset(name: str = RAW2, subject: str = "123456", **dd_changes: Any) -> di
         data = example(V2, source)
         if "subject_id" in data:
             data["subject_id"] = subject
+        if data.get("specimen_id"):  # the acquisition's specimens are named after the subject
+            data["specimen_id"] = [f"{subject}_bar001"]
         if bare == "data_description.json":
             data.update(name=name, **dd_changes)
         files[f"{name}/{bare}"] = dump(data)
@@ -174,13 +176,24 @@ def test_m201_aind_data_schema_2_set(tmp_path: Path) -> None:
     assert messages(lint(tmp_path / "b", ["M201"], conv)) == [
         (
             "M201",
+            f"{derived}/data_description.json",
+            "required sidecar data_description.json is missing (set 'aind-data-schema-2', for derived assets)",
+        ),
+        (
+            "M201",
+            f"{derived}/processing.json",
+            "required sidecar processing.json is missing (set 'aind-data-schema-2', for derived assets)",
+        ),
+        (
+            "M201",
             f"{only_subject}/acquisition.json",
             "required sidecar acquisition.json is missing (set 'aind-data-schema-2', when subject.json is present)",
         ),
         (
             "M201",
             f"{only_subject}/data_description.json",
-            "required sidecar data_description.json is missing (set 'aind-data-schema-2', when subject.json is present)",
+            "required sidecar data_description.json is missing "
+            "(set 'aind-data-schema-2', when subject.json is present)",
         ),
         (
             "M201",
@@ -197,16 +210,6 @@ def test_m201_aind_data_schema_2_set(tmp_path: Path) -> None:
             "777777_2022-02-21_16-30-01/data_description.json",
             "required sidecar data_description.json is missing "
             "(set 'aind-data-schema-2', when processing.json or model.json is present)",
-        ),
-        (
-            "M201",
-            f"{derived}/data_description.json",
-            "required sidecar data_description.json is missing (set 'aind-data-schema-2', for derived assets)",
-        ),
-        (
-            "M201",
-            f"{derived}/processing.json",
-            "required sidecar processing.json is missing (set 'aind-data-schema-2', for derived assets)",
         ),
     ]
 
@@ -281,25 +284,27 @@ def test_m202_each_way_a_sidecar_is_not_a_json_object(tmp_path: Path) -> None:
     subject = (V2 / "subject.json").read_text(encoding="utf-8")
     files[f"{RAW2}/subject.json"] = subject.replace('"sex": "Male",', '"sex": "Male"')  # a lost comma
     files[f"{RAW2}/procedures.json"] = "[" + (V2 / "thermistor_procedures.json").read_text(encoding="utf-8") + "]"
-    files[f"{RAW2}/processing.json"] = (V2 / "processing.json").read_text(encoding="utf-8").replace(
-        "Dr. Dan", "Dr. D\u00e4n"
-    ).encode("latin-1")
+    files[f"{RAW2}/processing.json"] = (
+        (V2 / "processing.json").read_text(encoding="utf-8").replace("Dr. Dan", "Dr. D\u00e4n").encode("latin-1")
+    )
     files[f"{RAW2}/quality_control.json"] = "\ufeff" + (V2 / "quality_control.json").read_text(encoding="utf-8")
     make_tree(tmp_path, files)
     found = lint(tmp_path, ["M202"])
-    offset = (V2 / "processing.json").read_text(encoding="utf-8").index("Dr. Dan") + 4
+    offset = (V2 / "processing.json").read_text(encoding="utf-8").index("Dr. Dan") + len("Dr. D")
+    after = subject[subject.index('"sex": "Male",') :].split("\n")[1]
     line = subject[: subject.index('"sex": "Male",')].count("\n") + 2
+    column = len(after) - len(after.lstrip()) + 1
     assert messages(found) == [
         ("M202", f"{RAW2}/procedures.json", "procedures.json is not a JSON object (top level is list)"),
         ("M202", f"{RAW2}/processing.json", f"processing.json is not UTF-8 (invalid byte at offset {offset})"),
         (
             "M202",
             f"{RAW2}/subject.json",
-            f"subject.json is not valid JSON: Expecting ',' delimiter at line {line}, column 10",
+            f"subject.json is not valid JSON: Expecting ',' delimiter at line {line}, column {column}",
         ),
     ]
     assert found[1].details == {"offset": offset}
-    assert found[2].details == {"line": line, "column": 10}
+    assert found[2].details == {"line": line, "column": column}
 
 
 def test_m202_over_the_size_limit(tmp_path: Path) -> None:

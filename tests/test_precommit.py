@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from linter.config import read_config
 from linter.conventions import load_convention
 from linter.precommit import select_assets
-from tests.conftest import FIXTURES, make_tree, run_cli
-from tests.repo_copy import GIT_ENV, committed_copy, git
+from tests.conftest import FIXTURES, REPO, make_tree, run_cli
+from tests.repo_copy import GIT_ENV, committed_copy, git, readme_blocks
 
 V2 = FIXTURES / "aind-metadata-examples" / "v2.9.2"
 GOOD = "123456_2022-02-21_16-30-01"  # the name data_description.json of the v2.9.2 examples carries
@@ -215,3 +217,34 @@ def test_pre_commit_fails_a_commit_with_a_broken_asset(hook_repo: Path, data_rep
     assert (f"{BROKEN}/data_description.json", "M206") in rules  # its name names another folder
     assert (f"{BROKEN}/subject.json", "M201") in rules  # a required sidecar is missing
     assert "1 assets, 2 objects: " in out
+
+
+def test_readme_pre_commit_snippets_are_valid(tmp_path: Path) -> None:
+    pre_commit_config, lint_config = [b for b in readme_blocks("yaml") if "jobs:" not in b]
+    path = tmp_path / ".pre-commit-config.yaml"
+    path.write_text(pre_commit_config, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-config", str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [repo] = yaml.safe_load(pre_commit_config)["repos"]
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert [h["id"] for h in repo["hooks"]] == [h["id"] for h in hooks] == ["aind-bucket-lint"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    cfg = tmp_path / ".aind-bucket-lint.yaml"
+    cfg.write_text(lint_config, encoding="utf-8")
+    assert read_config(cfg).get("bucket-root") == "bucket"
+
+
+def test_a_repository_that_is_one_asset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_tree(tmp_path / RAW, {"ecephys/a.bin": "a", "data_description.json": "{}"})
+    assert select_assets(["ecephys/a.bin", "data_description.json"], CONVENTION, cwd=repo) == {str(tmp_path): {RAW}}
+    monkeypatch.chdir(repo)
+    res = run_cli("hook", "--select", "N,L", "ecephys/a.bin")
+    assert (res.code, res.out) == (0, "1 assets, 2 objects: 0 findings (0 errors, 0 warnings, 0 info)\n")

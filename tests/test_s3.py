@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import pytest
 
 from linter.progress import Progress
 from linter.sources.s3 import S3Source
-from tests.conftest import make_tree
+from tests.conftest import REPO, make_tree
 from tests.s3_audit_helpers import (
     READ_OPERATIONS,
     asset_files,
@@ -230,11 +234,40 @@ def test_usage_errors_for_s3_options(aws_env: SeaweedServer, tmp_path: object) -
     assert "--inventory gives the listing of an S3 bucket: use it with s3:// targets only" in res.err
 
 
+def _stderr_on_a_terminal(args: list[str]) -> tuple[int, str, str]:
+    """Run the command line with stderr on a real pseudo-terminal: (exit code, stdout, terminal)."""
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linter", *args], stdout=subprocess.PIPE, stderr=child_fd, cwd=REPO, env=dict(os.environ)
+    )
+    os.close(child_fd)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    os.close(main_fd)
+    return proc.wait(), out, seen.decode()
+
+
 def test_progress_line_only_on_a_terminal(aws_env: SeaweedServer, s3_bucket: BucketHandle) -> None:
     client, bucket = s3_bucket
     put_files(client, bucket, {f"{RAW}/a.txt": "a", f"{OTHER}/b.txt": "b"})
     res = s3_cli(aws_env, "check", f"s3://{bucket}", "--select", "N")
     assert res.err == ""  # stderr is not a terminal here
+    args = ["check", f"s3://{bucket}", "--select", "N", "--endpoint-url", aws_env.endpoint_url]
+    code, out, terminal = _stderr_on_a_terminal(args)
+    assert code == 0
+    assert out == "2 assets, 2 objects: 0 findings (0 errors, 0 warnings, 0 info)\n"
+    assert "\r0/2 assets, " in terminal
+    assert " objects/s, 0 findings, " in terminal
+    assert terminal.endswith("\r")  # the line is erased at the end
+    assert _stderr_on_a_terminal([*args, "--quiet"]) == (0, out, "")
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -252,3 +285,32 @@ def test_progress_line_only_on_a_terminal(aws_env: SeaweedServer, s3_bucket: Buc
     assert lines[1].startswith("0/2 assets, ")
     assert lines[-3].startswith("2/2 assets, ") and " objects/s, 1 findings, " in lines[-3]
     assert lines[-1] == ""  # erased at the end
+
+
+def test_versions_refused_falls_back_to_current_objects(
+    aws_env: SeaweedServer, versioned_bucket: BucketHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credentials that may list the bucket but not its versions: I401/I402 cannot be checked,
+    the run says so once on stderr, and every asset is still audited (no E901)."""
+    client, bucket = versioned_bucket
+    put_files(client, bucket, {f"{RAW}/a.txt": "a", f"{OTHER}/b.txt": "b"})
+    client.put_object(Bucket=bucket, Key=f"{RAW}/a.txt", Body=b"overwritten")
+    statement = {
+        "Effect": "Deny",
+        "Principal": {"AWS": [READER.principal_arn]},
+        "Action": ["s3:ListBucketVersions"],
+        "Resource": [f"arn:aws:s3:::{bucket}"],
+    }
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+    admin = s3_cli(aws_env, "check", f"s3://{bucket}", "--select", "I401", "--format", "json")
+    assert [(rule, path) for rule, path, _ in report_findings(admin)] == [("I401", f"{RAW}/a.txt")]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", READER.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", READER.secret_key)
+    res = s3_cli(aws_env, "check", f"s3://{bucket}", "--select", "I,E9", "--format", "json")
+    assert res.code == 0, res.out
+    assert res.json()["findings"] == []
+    assert [a["name"] for a in res.json()["assets"]] == [OTHER, RAW]
+    assert res.err == (
+        f"aind-bucket-lint: s3://{bucket}: cannot list versions (AccessDenied: Access Denied.); "
+        "listing current objects only, so I401 and delete markers (I402) are not checked\n"
+    )

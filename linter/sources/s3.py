@@ -267,6 +267,17 @@ class S3Source:
                 self._versioned = self._ask_versioning()
             return self._versioned
 
+    def _no_versions(self, exc: BaseException) -> None:
+        """ListObjectVersions refused: list current objects from now on, and say so once."""
+        with self._lock:
+            if self._versioned:
+                self._versioned = False
+                print(
+                    f"aind-bucket-lint: s3://{self.bucket}: cannot list versions ({describe_error(exc)}); "
+                    "listing current objects only, so I401 and delete markers (I402) are not checked",
+                    file=sys.stderr,
+                )
+
     def _ask_versioning(self) -> bool:
         try:
             self.requests["GetBucketVersioning"] += 1
@@ -285,7 +296,14 @@ class S3Source:
         prefix = f"{self.root_prefix}{name}/"
         try:
             if self.wants_versions and self.versioned():
-                self._list_versions(asset, prefix)
+                try:
+                    self._list_versions(asset, prefix)
+                except Exception as exc:
+                    if _error_code(exc) not in ("AccessDenied", "NotImplemented"):
+                        raise
+                    self._no_versions(exc)
+                    asset.versions, asset.objects = None, []
+                    self._list_objects(asset, prefix)
             else:
                 self._list_objects(asset, prefix)
         except Exception as exc:

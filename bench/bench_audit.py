@@ -1,0 +1,277 @@
+"""Bucket audit benchmark: the full audit against the floor of the requests it needs.
+
+Builds a bucket of realistic assets on a local SeaweedFS server (six real aind-data-schema
+sidecars at each asset's root, a few data objects below), then measures, in one run:
+
+(a) the floor: a bare boto3 script making exactly the LIST and GET requests the audit made
+    (the Delimiter listing of the bucket, one listing per asset, a GET of each object the
+    audit read, recorded from the audit's own requests), with the same threads and pool;
+(b) the full audit (``aind-bucket-lint check`` with every rule, a jsonl report to /dev/null);
+    and (b') the audit without the M rules (no sidecar validation), against its own floor
+    (a'), to separate what validation costs from what the rest of the linter costs;
+(c) a second audit with ``--ledger`` over the unchanged bucket (after a first one that fills
+    the ledger).
+
+Each measurement runs in a fresh process (spawned, so imports are warmed up before the clock
+starts and ``ru_maxrss`` is that measurement's own peak memory). The audit is measured at 1,000
+assets and again after the bucket has grown to the full size.
+
+    python bench/bench_audit.py                 # 1,000 then 5,000 assets, 8 threads
+    python bench/bench_audit.py --assets 20000 --jobs 16 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+FIXTURES = REPO.parent / "shared" / "fixtures" / "aind-metadata-examples" / "v2.9.2"
+SIDECARS = {
+    "data_description.json": "data_description.json",
+    "subject.json": "subject.json",
+    "procedures.json": "procedures.json",
+    "processing.json": "processing.json",
+    "instrument.json": "ephys_instrument.json",
+    "acquisition.json": "ephys_acquisition.json",
+}
+DATA_OBJECTS = (
+    "ecephys/ecephys_clipped/Record Node 101/settings.xml",
+    "ecephys/ecephys_compressed/experiment1_Record Node 101#Neuropix-PXI-100.ProbeA.zarr/.zattrs",
+    "ecephys/ecephys_compressed/experiment1_Record Node 101#Neuropix-PXI-100.ProbeA.zarr/traces_seg0/0.0",
+    "ecephys/ecephys_compressed/experiment1_Record Node 101#Neuropix-PXI-100.ProbeA.zarr/traces_seg0/1.0",
+    "behavior/videos/face_camera.mp4",
+    "behavior/trials.csv",
+)
+SETTINGS = {"retry_mode": "adaptive"}
+
+
+def asset_name(i: int) -> str:
+    return f"ecephys_{600000 + i}_2023-{1 + i % 12:02d}-{1 + i % 28:02d}_{i % 24:02d}-{i % 60:02d}-{(i * 7) % 60:02d}"
+
+
+def asset_files(name: str, sidecars: dict[str, bytes]) -> dict[str, bytes]:
+    files = {f"{name}/{key}": body for key, body in sidecars.items()}
+    description = json.loads(sidecars["data_description.json"])
+    description["name"] = name
+    description["subject_id"] = name.split("_")[1]
+    files[f"{name}/data_description.json"] = json.dumps(description, indent=2).encode()
+    for key in DATA_OBJECTS:
+        files[f"{name}/{key}"] = f"{name}/{key}".encode() * 4
+    return files
+
+
+def build(endpoint: str, bucket: str, start: int, stop: int, threads: int) -> float:
+    """Upload assets ``start``..``stop`` with ``threads`` threads; returns the seconds taken."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(max_pool_connections=threads + 4, retries={"mode": "standard", "total_max_attempts": 10}),
+    )
+    sidecars = {key: (FIXTURES / example).read_bytes() for key, example in SIDECARS.items()}
+    began = time.perf_counter()
+
+    def put_asset(i: int) -> None:
+        for key, body in asset_files(asset_name(i), sidecars).items():
+            client.put_object(Bucket=bucket, Key=key, Body=body)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(put_asset, range(start, stop)))
+    return time.perf_counter() - began
+
+
+# -- what runs in the measured child processes ----------------------------------------------------------------------
+
+
+def _child_result(seconds: float, requests: Counter[str], **more: Any) -> dict[str, Any]:
+    return {
+        "seconds": seconds,
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "requests": dict(requests),
+        **more,
+    }
+
+
+def floor(endpoint: str, bucket: str, jobs: int, get_keys: list[str]) -> dict[str, Any]:
+    """(a): the requests the audit needs, made by a bare boto3 script with the same threads:
+    list the bucket's children, list each child, GET the keys the audit read."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(max_pool_connections=jobs + 4, retries={"mode": "adaptive", "total_max_attempts": 8}),
+    )
+    client.list_buckets()  # connect once before the clock starts, as the audit does
+    requests: Counter[str] = Counter()
+    began = time.perf_counter()
+    client.get_bucket_versioning(Bucket=bucket)
+    requests["GetBucketVersioning"] += 1
+    names = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Delimiter="/"):
+        requests["ListObjectsV2"] += 1
+        names.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
+
+    wanted: dict[str, list[str]] = {}
+    for key in get_keys:
+        wanted.setdefault(key.split("/", 1)[0] + "/", []).append(key)
+
+    def one(prefix: str) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        keys = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            counts["ListObjectsV2"] += 1
+            keys.extend(o["Key"] for o in page.get("Contents", ()))
+        for key in wanted.get(prefix, ()):
+            client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            counts["GetObject"] += 1
+        return counts
+
+    with ThreadPoolExecutor(jobs) as pool:
+        for counts in pool.map(one, names):
+            requests.update(counts)
+    return _child_result(time.perf_counter() - began, requests, assets=len(names))
+
+
+def audit(endpoint: str, target: str, jobs: int, args: list[str], warmup: str) -> dict[str, Any]:
+    """(b) and (c): the real command line, in process, after a warm-up run on a tiny bucket."""
+    import linter.sources.s3 as s3_module
+    from linter.cli import main
+
+    requests: Counter[str] = Counter()
+    get_keys: list[str] = []
+    original = s3_module.make_client
+
+    def count(model: Any, **_: Any) -> None:
+        requests[model.name] += 1
+
+    def record_key(params: dict[str, Any], **_: Any) -> None:
+        get_keys.append(params["Key"])
+
+    def counting_client(*a: Any, **k: Any) -> Any:
+        client = original(*a, **k)
+        client.meta.events.register("before-call.s3", count)
+        client.meta.events.register("before-parameter-build.s3.GetObject", record_key)
+        return client
+
+    s3_module.make_client = counting_client  # type: ignore[assignment]
+    common = ["--endpoint-url", endpoint, "--region", "us-east-1", "--jobs", str(jobs), "-q"]
+    report = ["--format", "jsonl", "--output", os.devnull]
+    code = main(["check", warmup, *common, *report])  # imports aind-data-schema, loads the rules
+    assert code in (0, 1), f"warm-up run failed with exit code {code}"
+    requests.clear()
+    get_keys.clear()
+    began = time.perf_counter()
+    code = main(["check", target, *common, *report, *args])
+    seconds = time.perf_counter() - began
+    assert code in (0, 1), f"audit failed with exit code {code}"
+    return _child_result(seconds, requests, exit_code=code, get_keys=sorted(get_keys))
+
+
+def in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``fn`` in a fresh (spawned) interpreter and return what it returns."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def best(runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return min(runs, key=lambda r: r["seconds"])
+
+
+def measure(repeat: int, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    return best(in_child(fn, *args) for _ in range(repeat))
+
+
+def show(label: str, r: dict[str, Any], assets: int) -> None:
+    reqs = ", ".join(f"{k} {v}" for k, v in sorted(r["requests"].items()))
+    print(
+        f"  {label:<44} {r['seconds']:7.2f} s  {1000 * r['seconds'] / assets:6.2f} ms/asset  "
+        f"peak {r['maxrss_mb']:6.0f} MB  [{reqs}]"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--assets", type=int, default=5000, help="assets in the full bucket (default 5000)")
+    parser.add_argument("--small", type=int, default=1000, help="assets at the first measurement (default 1000)")
+    parser.add_argument("--jobs", type=int, default=8, help="threads of the audit and of the floor (default 8)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best counts (default 2)")
+    parser.add_argument("--build-threads", type=int, default=32)
+    opts = parser.parse_args(argv)
+
+    from tests.s3server import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION, SeaweedServer
+
+    os.environ.update(AWS_ACCESS_KEY_ID=ADMIN_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=ADMIN_SECRET_KEY)
+    os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_EC2_METADATA_DISABLED="true")
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {opts.jobs} threads, best of {opts.repeat}")
+    with SeaweedServer() as server, tempfile.TemporaryDirectory() as tmp:
+        endpoint = server.endpoint_url
+        admin = server.client()
+        for bucket in ("bench", "warmup"):
+            admin.create_bucket(Bucket=bucket)
+        build(endpoint, "warmup", 0, 1, 1)
+        warmup = "s3://warmup"
+        sizes = [n for n in (opts.small, opts.assets) if n > 0]
+        built = 0
+        results: dict[int, dict[str, dict[str, Any]]] = {}
+        for size in sorted(set(sizes)):
+            seconds = build(endpoint, "bench", built, size, opts.build_threads)
+            print(f"\nbuilt assets {built}..{size - 1} ({(size - built) * 12} objects) in {seconds:.1f} s")
+            built = size
+            target = "s3://bench"
+            ledger = str(Path(tmp) / f"ledger-{size}.sqlite")
+            r: dict[str, dict[str, Any]] = {}
+            print(f"{size} assets:")
+            r["b"] = measure(opts.repeat, audit, endpoint, target, opts.jobs, [], warmup)
+            r["a"] = measure(opts.repeat, floor, endpoint, "bench", opts.jobs, r["b"]["get_keys"])
+            show("(a) floor: bare boto3, the audit's requests", r["a"], size)
+            show("(b) full audit, every rule", r["b"], size)
+            r["b-M"] = measure(opts.repeat, audit, endpoint, target, opts.jobs, ["--ignore", "M"], warmup)
+            r["a-M"] = measure(opts.repeat, floor, endpoint, "bench", opts.jobs, r["b-M"]["get_keys"])
+            show("(a') floor of (b')", r["a-M"], size)
+            show("(b') audit without the M rules", r["b-M"], size)
+            r["b1"] = in_child(audit, endpoint, target, opts.jobs, ["--ledger", ledger], warmup)
+            show("(b1) first audit with --ledger (fills it)", r["b1"], size)
+            r["c"] = measure(opts.repeat, audit, endpoint, target, opts.jobs, ["--ledger", ledger], warmup)
+            show("(c) second audit with --ledger, unchanged", r["c"], size)
+            for audit_key, floor_key in (("b", "a"), ("b-M", "a-M")):
+                if r[audit_key]["requests"] != r[floor_key]["requests"]:
+                    print(f"  NOTE: requests of ({floor_key}) and ({audit_key}) differ")
+            print(f"  (b)/(a)   = {r['b']['seconds'] / r['a']['seconds']:.2f}   (aim <= 1.3)")
+            print(f"  (b')/(a') = {r['b-M']['seconds'] / r['a-M']['seconds']:.2f}   (without validation)")
+            print(f"  (c)/(b)   = {r['c']['seconds'] / r['b']['seconds']:.2f}   (aim < 0.25)")
+            results[size] = r
+        if len(results) == 2:
+            small, large = sorted(results)
+            grow = results[large]["b"]["seconds"] / results[small]["b"]["seconds"]
+            print(
+                f"\n(b) grows {grow:.2f}x from {small} to {large} assets ({large / small:.1f}x the assets); "
+                f"per asset {1000 * results[small]['b']['seconds'] / small:.2f} -> "
+                f"{1000 * results[large]['b']['seconds'] / large:.2f} ms; peak memory "
+                f"{results[small]['b']['maxrss_mb']:.0f} -> {results[large]['b']['maxrss_mb']:.0f} MB"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""S3 Inventory reports (written here from a listing of the same SeaweedFS bucket, in the format
+AWS publishes) give the same findings as listing the bucket."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+from botocore.client import BaseClient
+
+from tests.s3_audit_helpers import asset_files, put_files, s3_cli
+from tests.s3_fixtures import BucketHandle
+from tests.s3server import SeaweedServer
+
+RAW = "ecephys_123456_2022-12-12_05-06-07"
+OTHER = "SmartSPIM_623711_2022-10-27_16-48-54"
+DERIVED = f"{RAW}_sorted-ks25_2022-12-12_06-07-08"
+VERSION_COLUMNS = ["Bucket", "Key", "VersionId", "IsLatest", "IsDeleteMarker", "Size", "LastModifiedDate", "ETag"]
+CURRENT_COLUMNS = ["Bucket", "Key", "Size", "LastModifiedDate", "ETag", "StorageClass"]
+
+
+def _stamp(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def listing_rows(client: BaseClient, bucket: str, versions: bool) -> Iterator[dict[str, Any]]:
+    """Every object (or version and delete marker) of the bucket, as inventory rows."""
+    if not versions:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for o in page.get("Contents", ()):
+                yield {
+                    "Bucket": bucket,
+                    "Key": o["Key"],
+                    "Size": o["Size"],
+                    "LastModifiedDate": _stamp(o["LastModified"]),
+                    "ETag": o["ETag"].strip('"'),
+                    "StorageClass": "STANDARD",
+                }
+        return
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for item, marker in [
+            *((v, False) for v in page.get("Versions", ())),
+            *((m, True) for m in page.get("DeleteMarkers", ())),
+        ]:
+            yield {
+                "Bucket": bucket,
+                "Key": item["Key"],
+                "VersionId": item["VersionId"],
+                "IsLatest": str(item["IsLatest"]).lower(),
+                "IsDeleteMarker": str(marker).lower(),
+                "Size": "" if marker else item["Size"],
+                "LastModifiedDate": _stamp(item["LastModified"]),
+                "ETag": "" if marker else item["ETag"].strip('"'),
+            }
+
+
+def write_inventory(
+    client: BaseClient, bucket: str, folder: Path, *, versions: bool, files: int = 2
+) -> tuple[Path, dict[str, bytes]]:
+    """A CSV inventory as S3 publishes it: data files (CSV.gz, URL-encoded keys, no header, rows in
+    no particular order) under ``<config>/data/`` and ``<config>/<date>/manifest.json``."""
+    columns = VERSION_COLUMNS if versions else CURRENT_COLUMNS
+    rows = list(listing_rows(client, bucket, versions))
+    rows.reverse()
+    blobs: dict[str, bytes] = {}
+    entries = []
+    for i in range(files):
+        text = io.StringIO()
+        writer = csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        for row in rows[i::files]:
+            writer.writerow([quote_plus(str(row[c]), safe="") if c == "Key" else row[c] for c in columns])
+        data = gzip.compress(text.getvalue().encode())
+        key = f"inv/{bucket}/daily/data/part-{i}.csv.gz"
+        blobs[key] = data
+        entries.append({"key": key, "size": len(data), "MD5checksum": hashlib.md5(data).hexdigest()})
+    manifest = {
+        "sourceBucket": bucket,
+        "destinationBucket": "arn:aws:s3:::inventory-destination",
+        "version": "2016-11-30",
+        "creationTimestamp": str(int(time.time() * 1000)),
+        "fileFormat": "CSV",
+        "fileSchema": ", ".join(columns),
+        "files": entries,
+    }
+    blobs[f"inv/{bucket}/daily/2026-01-01T01-00Z/manifest.json"] = json.dumps(manifest).encode()
+    for key, data in blobs.items():
+        path = folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return folder / f"inv/{bucket}/daily/2026-01-01T01-00Z/manifest.json", blobs
+
+
+def build_history(client: BaseClient, bucket: str) -> None:
+    """Assets with an overwritten key, a delete marker, keys that need URL encoding, a root file."""
+    put_files(
+        client,
+        bucket,
+        {
+            **asset_files(RAW),
+            **asset_files(OTHER),
+            f"{DERIVED}/sorting/units 1+2=3%.csv": "u",
+            f'{DERIVED}/sorting/ümlaut,quote".txt': "q",
+            "notes.txt": "n",
+        },
+    )
+    client.put_object(Bucket=bucket, Key=f"{RAW}/ecephys/block0.bin", Body=b"rewritten")
+    client.delete_object(Bucket=bucket, Key=f"{OTHER}/ecephys/block1.bin")
+    client.put_object(Bucket=bucket, Key=f"{OTHER}/subject.json", Body=b"{broken")
+
+
+def test_inventory_with_versions_gives_the_listing_findings(
+    aws_env: SeaweedServer, versioned_bucket: BucketHandle, tmp_path: Path
+) -> None:
+    client, bucket = versioned_bucket
+    build_history(client, bucket)
+    manifest, _ = write_inventory(client, bucket, tmp_path, versions=True)
+    listed = s3_cli(aws_env, "check", f"s3://{bucket}", "--format", "json")
+    assert listed.code == 1, listed.err
+    assert {"I401", "I402", "L302", "M202"} <= set(listed.json()["summary"]["by_rule"])
+    inventoried = s3_cli(aws_env, "check", f"s3://{bucket}", "--inventory", str(manifest), "--format", "json")
+    assert inventoried.code == 1, inventoried.err
+    for field in ("findings", "assets", "summary", "complete"):
+        assert inventoried.json()[field] == listed.json()[field], field
+
+
+def test_current_objects_inventory_from_s3(aws_env: SeaweedServer, s3_bucket: BucketHandle, tmp_path: Path) -> None:
+    """The manifest and its data files in another bucket, read with s3:// URLs; a staging prefix."""
+    client, bucket = s3_bucket
+    build_history(client, bucket)
+    put_files(client, bucket, {f"staging/{RAW}/a.txt": "a", f"staging/{OTHER}/b.txt": "b"})
+    _, blobs = write_inventory(client, bucket, tmp_path, versions=False, files=3)
+    client.create_bucket(Bucket="inventory-destination")
+    try:
+        put_files(client, "inventory-destination", blobs)
+        manifest = f"s3://inventory-destination/inv/{bucket}/daily/2026-01-01T01-00Z/manifest.json"
+        for target in (f"s3://{bucket}", f"s3://{bucket}/staging/"):
+            listed = s3_cli(aws_env, "check", target, "--format", "json")
+            inventoried = s3_cli(aws_env, "check", target, "--inventory", manifest, "--format", "json")
+            assert inventoried.code == listed.code, inventoried.err
+            for field in ("findings", "assets", "summary", "complete"):
+                assert inventoried.json()[field] == listed.json()[field], (target, field)
+    finally:
+        client.delete_bucket(Bucket="inventory-destination")
+
+
+def test_broken_inventories_are_clear_errors(aws_env: SeaweedServer, s3_bucket: BucketHandle, tmp_path: Path) -> None:
+    client, bucket = s3_bucket
+    put_files(client, bucket, {f"{RAW}/a.txt": "a"})
+    manifest, _ = write_inventory(client, bucket, tmp_path, versions=False, files=1)
+    target = f"s3://{bucket}"
+    doc = json.loads(manifest.read_text())
+
+    def run(**changes: Any) -> str:
+        manifest.write_text(json.dumps({**doc, **changes}))
+        res = s3_cli(aws_env, "check", target, "--inventory", str(manifest))
+        assert res.code == 2
+        return res.err
+
+    data_key = doc["files"][0]["key"]
+    wrong_md5 = [{**doc["files"][0], "MD5checksum": "0" * 32}]
+    assert f"aind-bucket-lint: inventory file {data_key}: MD5 " in run(files=wrong_md5)
+    assert f"differs from the manifest's {'0' * 32}" in run(files=wrong_md5)
+    assert run(sourceBucket="another-bucket") == (
+        f"aind-bucket-lint: {manifest}: the inventory is of bucket 'another-bucket', not '{bucket}'\n"
+    )
+    assert run(fileFormat="ORC") == (
+        f"aind-bucket-lint: {manifest}: inventory format 'ORC' is not supported; configure the inventory as "
+        "CSV (or Parquet, with pyarrow installed)\n"
+    )
+    missing = [{**doc["files"][0], "key": "inv/elsewhere/part-9.csv.gz"}]
+    assert run(files=missing).startswith(
+        "aind-bucket-lint: cannot read inventory file s3://inventory-destination/inv/elsewhere/part-9.csv.gz "
+        "(not found next to the manifest either): NoSuchBucket"
+    )
+    (tmp_path / data_key).write_bytes(b"not gzip at all")
+    assert f"inventory file {data_key}: not a readable CSV.gz file: " in run(files=[{"key": data_key}])
+    nope = tmp_path / "nope.json"
+    res = s3_cli(aws_env, "check", target, "--inventory", str(nope))
+    assert res.err == f"aind-bucket-lint: {nope}: cannot read the inventory manifest: No such file or directory\n"
+
+
+def test_parquet_inventory(aws_env: SeaweedServer, versioned_bucket: BucketHandle, tmp_path: Path) -> None:
+    client, bucket = versioned_bucket
+    build_history(client, bucket)
+    rows = list(listing_rows(client, bucket, versions=True))
+    manifest_path = tmp_path / "manifest.json"
+    doc = {"sourceBucket": bucket, "destinationBucket": "arn:aws:s3:::d", "fileFormat": "Parquet",
+           "fileSchema": "message s3.inventory { }", "files": [{"key": "data/part-0.parquet"}]}  # fmt: skip
+    manifest_path.write_text(json.dumps(doc))
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        res = s3_cli(aws_env, "check", f"s3://{bucket}", "--inventory", str(manifest_path))
+        assert res.code == 2
+        assert res.err == (
+            f"aind-bucket-lint: {manifest_path}: the inventory is in Parquet format, which needs pyarrow: "
+            "pip install 'aind-bucket-lint[parquet]' (or configure the inventory as CSV)\n"
+        )
+        pytest.skip("pyarrow is not installed: checked the message that says so")
+    table = pa.table(
+        {
+            "bucket": [r["Bucket"] for r in rows],
+            "key": [r["Key"] for r in rows],  # not URL-encoded in Parquet
+            "version_id": [r["VersionId"] for r in rows],
+            "is_latest": [r["IsLatest"] == "true" for r in rows],
+            "is_delete_marker": [r["IsDeleteMarker"] == "true" for r in rows],
+            "size": [int(r["Size"]) if r["Size"] != "" else None for r in rows],
+            "last_modified_date": [
+                dt.datetime.fromisoformat(r["LastModifiedDate"].replace("Z", "+00:00")) for r in rows
+            ],
+            "e_tag": [r["ETag"] or None for r in rows],
+        }
+    )
+    (tmp_path / "data").mkdir()
+    pq.write_table(table, tmp_path / "data" / "part-0.parquet")
+    listed = s3_cli(aws_env, "check", f"s3://{bucket}", "--format", "json")
+    inventoried = s3_cli(aws_env, "check", f"s3://{bucket}", "--inventory", str(manifest_path), "--format", "json")
+    assert inventoried.code == listed.code, inventoried.err
+    assert inventoried.json()["findings"] == listed.json()["findings"]

@@ -1,0 +1,168 @@
+"""The ledger: incremental re-audits, kill -9 at any moment, one run at a time, what it records."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from linter.ledger import Ledger
+from tests.conftest import REPO, make_tree, run_cli
+from tests.s3_audit_helpers import asset_files, put_files, recorded_requests, s3_cli
+from tests.s3_fixtures import BucketHandle
+from tests.s3server import SeaweedServer
+
+RAW = "ecephys_123456_2022-12-12_05-06-07"
+OTHER = "SmartSPIM_623711_2022-10-27_16-48-54"
+DERIVED = f"{RAW}_sorted-ks25_2022-12-12_06-07-08"
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def test_unchanged_reaudit_fetches_no_sidecar(aws_env: SeaweedServer, s3_bucket: BucketHandle, tmp_path: Path) -> None:
+    client, bucket = s3_bucket
+    put_files(client, bucket, {**asset_files(RAW), **asset_files(OTHER), **asset_files(DERIVED)})
+    ledger = tmp_path / "ledger.sqlite"
+    args = ("check", f"s3://{bucket}", "--ledger", str(ledger), "--format", "json")
+
+    with recorded_requests() as first_calls:
+        first = s3_cli(aws_env, *args)
+    assert first.code == 1, first.err
+    assert first_calls["GetObject"] == 18  # 3 assets x 6 sidecars, each read once
+    assert first.json()["findings"]  # the example sidecars do not match these names
+
+    with recorded_requests() as second_calls:
+        second = s3_cli(aws_env, *args)
+    assert second_calls["GetObject"] == 0
+    assert set(second_calls) == {"GetBucketVersioning", "ListObjectsV2"}
+    assert (second.code, second.json()["findings"]) == (first.code, first.json()["findings"])
+
+    # one sidecar changes: only that asset's sidecars are fetched again, and its verdict follows
+    client.put_object(Bucket=bucket, Key=f"{OTHER}/subject.json", Body=b"{not json")
+    with recorded_requests() as third_calls:
+        third = s3_cli(aws_env, *args)
+    assert third_calls["GetObject"] == 6
+    new = [f for f in third.json()["findings"] if f not in first.json()["findings"]]
+    assert [(f["rule"], f["path"]) for f in new] == [("M202", f"{OTHER}/subject.json")]
+
+    # the verdicts depend on the severities in force: an override is not served from the ledger
+    (tmp_path / ".aind-bucket-lint.yaml").write_text("severity: {M202: warning}\n")
+    with recorded_requests() as fourth_calls:
+        fourth = s3_cli(aws_env, *args, "--config", str(tmp_path / ".aind-bucket-lint.yaml"))
+    assert fourth_calls["GetObject"] == 18
+    assert [f["severity"] for f in fourth.json()["findings"] if f["rule"] == "M202"] == ["warning"]
+
+
+def test_a_second_run_on_the_same_ledger_gets_a_clear_error(tmp_path: Path) -> None:
+    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a"})
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path):
+        res = run_cli("check", str(bucket), "--ledger", str(path))
+        assert res.code == 2
+        assert res.err.startswith(
+            f"aind-bucket-lint: {path}: the ledger is in use by another aind-bucket-lint run (pid {os.getpid()} on "
+        )
+        assert res.err.endswith("; wait for it to finish, or give this run another --ledger\n")
+        assert res.out == ""
+    assert run_cli("check", str(bucket), "--select", "N", "--ledger", str(path)).code == 0
+
+
+def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
+    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a"})
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("this is not a database, but a note\n" * 200)
+    res = run_cli("check", str(bucket), "--ledger", str(junk))
+    assert res.code == 2
+    assert res.err == f"aind-bucket-lint: {junk}: not an aind-bucket-lint ledger (file is not a database)\n"
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    res = run_cli("check", str(bucket), "--ledger", str(other))
+    assert (res.code, res.err) == (
+        2,
+        f"aind-bucket-lint: {other}: not an aind-bucket-lint ledger (no such table: meta)\n",
+    )
+
+
+def test_what_the_ledger_records(tmp_path: Path) -> None:
+    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a", f"{RAW}/sub/b.txt": "bb", f"{OTHER}/c.txt": "c"})
+    os.utime(bucket / RAW / "a.txt", (1_700_000_000, 1_700_000_000))
+    path = tmp_path / "ledger.sqlite"
+    assert run_cli("check", str(bucket), "--select", "I", "--ledger", str(path)).code == 0
+    (bucket / RAW / "sub" / "b.txt").unlink()
+    assert run_cli("check", str(bucket), "--select", "I", "--ledger", str(path)).code == 1  # I402
+    db = read_only(path)
+    rows = db.execute(
+        "SELECT root, asset, key, size, last_modified, gone_since IS NOT NULL FROM object_history ORDER BY asset, key"
+    ).fetchall()
+    root = str(bucket.resolve())
+    assert [(r[0], r[1], r[2], r[3], r[5]) for r in rows] == [
+        (root, OTHER, "c.txt", 1, 0),
+        (root, RAW, "a.txt", 1, 0),
+        (root, RAW, "sub/b.txt", 2, 1),
+    ]
+    assert rows[1][4] == "2023-11-14T22:13:20+00:00"
+    first_object, sealed = db.execute("SELECT first_object_at, sealed_at FROM assets WHERE name = ?", (RAW,)).fetchone()
+    assert (first_object, sealed) == ("2023-11-14T22:13:20+00:00", "2023-11-16T22:13:20+00:00")  # + 48 h
+    runs = db.execute("SELECT root, finished_at IS NOT NULL, assets FROM runs").fetchall()
+    assert runs == [(root, 1, 2), (root, 1, 2)]
+
+
+def test_kill_9_mid_run_then_a_clean_rerun(aws_env: SeaweedServer, s3_bucket: BucketHandle, tmp_path: Path) -> None:
+    client, bucket = s3_bucket
+    names = [f"{i:06d}_2024-01-01_00-00-00" for i in range(200)]
+    files: dict[str, bytes] = {}
+    for name in names:
+        asset = asset_files(name, data_objects=1)
+        files.update({k: v for k, v in asset.items() if k.endswith(("data_description.json", "subject.json", ".bin"))})
+    put_files(client, bucket, files, threads=16)
+    target = f"s3://{bucket}"
+    common = ("--select", "N,M,I,E9", "--format", "json", "--endpoint-url", aws_env.endpoint_url)
+    reference = s3_cli(aws_env, "check", target, *common[:4])
+    assert reference.code == 1, reference.err
+
+    ledger = tmp_path / "ledger.sqlite"
+    cmd = [sys.executable, "-m", "linter", "check", target, *common, "--ledger", str(ledger), "--jobs", "1"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
+    deadline = time.monotonic() + 60
+    recorded = 0
+    while recorded == 0 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        if ledger.exists():
+            try:
+                (recorded,) = read_only(ledger).execute("SELECT count(*) FROM assets").fetchone()
+            except sqlite3.Error:
+                recorded = 0
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+
+    db = read_only(ledger)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    (after_kill,) = db.execute("SELECT count(*) FROM assets").fetchone()
+    assert 0 < after_kill < len(names)
+    assert db.execute("SELECT finished_at FROM runs").fetchall() == [(None,)]
+    db.close()
+
+    rerun = s3_cli(aws_env, "check", target, *common[:4], "--ledger", str(ledger))
+    assert rerun.code == reference.code, rerun.err
+    assert rerun.json()["findings"] == reference.json()["findings"]
+    db = read_only(ledger)
+    assert db.execute("SELECT count(*) FROM assets").fetchone() == (len(names),)
+    assert db.execute("SELECT count(*) FROM objects").fetchone() == (len(files),)
+    assert db.execute("SELECT finished_at IS NOT NULL, assets FROM runs ORDER BY id").fetchall() == [
+        (0, None),
+        (1, len(names)),
+    ]
+    db.close()
+
+    with recorded_requests() as calls:  # and the ledger serves the next run fully
+        again = s3_cli(aws_env, "check", target, *common[:4], "--ledger", str(ledger))
+    assert calls["GetObject"] == 0
+    assert json.loads(again.out)["findings"] == reference.json()["findings"]

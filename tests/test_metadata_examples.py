@@ -1,0 +1,73 @@
+"""The example bucket shows every M2xx code (and L304), and holds assets with no finding at all;
+the same bucket in a real S3 server (SeaweedFS) gives the same metadata findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, lint_findings
+from tests.s3_audit_helpers import aws_env, findings_of, make_linter, put_files, run_linter
+from tests.s3_fixtures import BucketHandle
+from tests.s3server import SeaweedServer
+
+__all__ = ["aws_env"]  # a fixture, used by name
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning:aind_data_schema"),
+]
+
+BUCKET = REPO / "examples" / "bucket"
+VALID_1X = "ecephys_123456_2022-12-12_05-06-07"
+VALID_2X = "ecephys_123456_2022-12-12_05-06-07_sorted-ks25_2022-12-12_06-07-08"
+BAD = "795133_2026-02-10_11-06-18"
+DUPLICATE = "795133_2026-02-10_11-06-19"
+DERIVED = f"{BAD}_processed_2026-02-11_09-00-00"
+LEGACY = "ecephys_664438_2023-04-13_14-35-51"
+
+EXPECTED = [
+    ("M205", f"{BAD}/acquisition.json"),
+    ("M209", f"{BAD}/data_description.json"),
+    ("M202", f"{BAD}/quality_control.json"),
+    ("M203", f"{BAD}/subject.json"),
+    ("M203", f"{BAD}/subject.json"),
+    ("L304", f"{DERIVED}/data_description.json"),
+    ("M203", f"{DERIVED}/data_description.json"),
+    ("M207", f"{DERIVED}/data_description.json"),
+    ("M210", f"{DERIVED}/results/processing.json"),
+    ("M206", f"{DUPLICATE}/data_description.json"),
+    ("M209", f"{DUPLICATE}/data_description.json"),
+    ("M208", f"{DUPLICATE}/subject.json"),
+    ("M204", f"{LEGACY}/data_description.json"),
+    ("M201", f"{LEGACY}/procedures.json"),
+    ("M201", f"{LEGACY}/processing.json"),
+    ("M201", f"{LEGACY}/rig.json"),
+    ("M201", f"{LEGACY}/session.json"),
+    ("M204", f"{LEGACY}/subject.json"),
+]
+
+
+def test_example_bucket_metadata_findings() -> None:
+    found = [(f.rule, f.path) for f in lint_findings(BUCKET, select=["M", "L304"])]
+    assert found == EXPECTED
+    assert {rule for rule, _ in found} == {f"M2{n:02d}" for n in range(1, 11)} | {"L304"}
+
+
+def test_example_bucket_has_valid_assets_of_both_generations(tmp_path: Path) -> None:
+    findings = lint_findings(BUCKET)
+    assets_with_findings = {f.asset for f in findings}
+    assert VALID_1X not in assets_with_findings and VALID_2X not in assets_with_findings
+    assert '"schema_version": "1.0.4"' in (BUCKET / VALID_1X / "data_description.json").read_text(encoding="utf-8")
+    assert '"schema_version": "2.4.2"' in (BUCKET / VALID_2X / "data_description.json").read_text(encoding="utf-8")
+
+
+def test_example_bucket_metadata_findings_over_s3(aws_env: SeaweedServer, s3_bucket: BucketHandle) -> None:
+    client, bucket = s3_bucket
+    put_files(
+        client, bucket, {p.relative_to(BUCKET).as_posix(): p.read_bytes() for p in BUCKET.rglob("*") if p.is_file()}
+    )
+    linter = make_linter(aws_env, ["M", "L304"])
+    found = [(f.rule, f.path) for f in findings_of(run_linter(linter, f"s3://{bucket}/"))]
+    assert found == EXPECTED
