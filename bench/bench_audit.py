@@ -63,12 +63,20 @@ def asset_name(i: int) -> str:
     return f"ecephys_{600000 + i}_2023-{1 + i % 12:02d}-{1 + i % 28:02d}_{i % 24:02d}-{i % 60:02d}-{(i * 7) % 60:02d}"
 
 
+PER_SUBJECT = ("data_description.json", "subject.json", "procedures.json", "acquisition.json")
+"""Sidecars that carry the asset's subject id; instrument.json and processing.json are shared by
+many assets (one rig, one pipeline), as in the real bucket."""
+
+
 def asset_files(name: str, sidecars: dict[str, bytes]) -> dict[str, bytes]:
     files = {f"{name}/{key}": body for key, body in sidecars.items()}
-    description = json.loads(sidecars["data_description.json"])
-    description["name"] = name
-    description["subject_id"] = name.split("_")[1]
-    files[f"{name}/data_description.json"] = json.dumps(description, indent=2).encode()
+    subject = name.split("_")[1]
+    for key in PER_SUBJECT:
+        doc = json.loads(sidecars[key])
+        doc["subject_id"] = subject
+        if key == "data_description.json":
+            doc["name"] = name
+        files[f"{name}/{key}"] = json.dumps(doc, indent=2).encode()
     for key in DATA_OBJECTS:
         files[f"{name}/{key}"] = f"{name}/{key}".encode() * 4
     return files

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import traceback
 from collections import deque
@@ -205,11 +206,11 @@ class Linter:
         self.last_source = source
         names = sorted(set(source.asset_names()))
         info = TargetInfo(source.label, frozenset(names), self.options.convention, self.options.extra)
-        destination_errors = self.check_destination(info)
         root_objects = source.root_objects()
         if only is not None:
             names = [n for n in names if n in only]
             root_objects = [o for o in root_objects if o.key in only]
+        destination_errors = self.check_destination(info, names)
         tctx = TargetContext(info, root_objects)
         findings: list[Finding] = []
         for rule in self.target_rules:
@@ -238,15 +239,15 @@ class Linter:
             if ledger is not None:
                 ledger.finish()
 
-    def check_destination(self, info: TargetInfo) -> list[ReadError]:
-        """With ``--destination``, find which of the target's assets already exist there (I405)."""
+    def check_destination(self, info: TargetInfo, names: list[str]) -> list[ReadError]:
+        """With ``--destination``, find which of the assets already exist there (I405)."""
         destination = self.options.extra.get("destination")
         if not destination or "I405" not in self.options.rules:
             return []
         from linter.sources.s3 import existing_assets
 
         info.destination = destination
-        info.at_destination, errors = existing_assets(destination, info.asset_names, self.options)
+        info.at_destination, errors = existing_assets(destination, names, self.options)
         return errors
 
     def vanished_assets(self, ledger: TargetLedger, listed: frozenset[str]) -> list[Finding]:
@@ -255,15 +256,16 @@ class Linter:
         ledger.mark_vanished(gone)
         out = []
         for v in gone:
+            last_seen = v.last_seen.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             f = self.engine_finding(
                 "I402",
                 v.name,
                 v.name,
                 f"asset {v.name!r} is gone: its {v.keys} keys recorded by the ledger are no longer listed "
-                f"(last seen {v.last_seen.isoformat(timespec='seconds')})",
+                f"(last seen {last_seen})",
                 keys=v.keys,
-                last_seen=v.last_seen.isoformat(),
-                gone_since=v.gone_since.isoformat(),
+                last_seen=last_seen,
+                gone_since=v.gone_since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             )
             if f is not None:
                 out.append(f)

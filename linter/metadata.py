@@ -39,7 +39,7 @@ from importlib import resources
 from typing import Any, Literal, Protocol
 
 import jsonschema
-from jsonschema import _keywords, validators
+from jsonschema import validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from linter.conventions import Convention
@@ -400,6 +400,7 @@ class ModelValidator:
         # The models replace schema_version with their own before validating it (declared_version
         # judges it), so the text goes in as it is.
         payload = text if text is not None else json.dumps(data)
+        _quiet_aind_data_schema()
         try:
             self.model.model_validate_json(payload)
         except self._error_type as exc:
@@ -418,6 +419,10 @@ class ModelValidator:
         return []
 
 
+# jsonschema's own keyword implementations, which the fast ones below fall back to
+_PLAIN = jsonschema.Draft202012Validator.VALIDATORS
+
+
 def _keyword_one_of(validator: Any, one_of: list[Any], instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
     """``oneOf`` that honours pydantic's ``discriminator``: the tag picks the one branch to check.
 
@@ -428,7 +433,7 @@ def _keyword_one_of(validator: Any, one_of: list[Any], instance: Any, schema: Ma
     disc = schema.get("discriminator")
     mapping = disc.get("mapping") if isinstance(disc, dict) else None
     if not mapping:
-        yield from _keywords.oneOf(validator, one_of, instance, schema)
+        yield from _PLAIN["oneOf"](validator, one_of, instance, schema)
         return
     if not validator.is_type(instance, "object"):
         yield ValidationError(f"{_repr(instance)} is not of type 'object'", validator="type", validator_value="object")
@@ -468,7 +473,7 @@ def _keyword_any_of(validator: Any, any_of: list[Any], instance: Any, schema: Ma
     once, and a non-null value is checked against the other branches only (directly when one is
     left, so its errors are the real ones, not 'is not valid under any of the given schemas')."""
     if _NULL not in any_of:
-        yield from _keywords.anyOf(validator, any_of, instance, schema)
+        yield from _PLAIN["anyOf"](validator, any_of, instance, schema)
         return
     if instance is None:
         return
@@ -476,7 +481,7 @@ def _keyword_any_of(validator: Any, any_of: list[Any], instance: Any, schema: Ma
     if len(rest) == 1:
         yield from validator.descend(instance, rest[0])
     else:
-        yield from _keywords.anyOf(validator, rest, instance, schema)
+        yield from _PLAIN["anyOf"](validator, rest, instance, schema)
 
 
 def _repr(value: Any) -> str:
@@ -585,10 +590,15 @@ class _Validators:
         return ModelValidator(getattr(importlib.import_module(module), cls), gen.release)
 
 
+_AIND_MODULES = r"aind_data_schema(\.|$)"
+
+
 def _quiet_aind_data_schema() -> None:
     """aind-data-schema's validators warn (deprecations, 'recommended' fields) and log; a lint
-    run would print them once per location on stderr, unrelated to any finding."""
-    warnings.filterwarnings("ignore", module=r"aind_data_schema(\.|$)")
+    run would print them once per location on stderr, unrelated to any finding. Checked before
+    each validation, because whoever embeds the linter (pytest, for one) may reset the filters."""
+    if not any(f[0] == "ignore" and getattr(f[3], "pattern", f[3]) == _AIND_MODULES for f in warnings.filters):
+        warnings.filterwarnings("ignore", module=_AIND_MODULES)
     logging.getLogger("aind_data_schema").setLevel(logging.ERROR)
 
 

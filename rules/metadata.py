@@ -351,14 +351,14 @@ def misplaced_sidecar(ctx: AssetContext) -> Iterator[Violation]:
     folders that are themselves assets stored inside this one (that is L301's finding).
     """
     pol = _policy(ctx)
-    nested = _nested_asset_folders(ctx)
+    candidates = []
     for key in sorted(ctx.objects_by_key):
-        if "/" not in key:
-            continue
-        folder, base = key.rsplit("/", 1)
-        if base not in pol.core_names or pol.ignored_below_root(key):
-            continue
-        if any(folder == f or folder.startswith(f + "/") for f in nested):
+        if "/" in key:
+            folder, base = key.rsplit("/", 1)
+            if base in pol.core_names and not pol.ignored_below_root(key):
+                candidates.append((key, folder, base))
+    for key, folder, base in candidates:
+        if _inside_nested_asset(ctx, folder):
             continue
         yield Violation(
             f"{base} is in {folder}/ below the asset root; sidecars belong at the root, beside the data",
@@ -367,15 +367,15 @@ def misplaced_sidecar(ctx: AssetContext) -> Iterator[Violation]:
         )
 
 
-def _nested_asset_folders(ctx: AssetContext) -> list[str]:
-    """Folders L301 reports as assets inside this asset: named like an asset, or holding
-    data_description.json."""
-    return [
-        folder
-        for folder in ctx.folders
-        if parse_name(folder.rsplit("/", 1)[-1], ctx.convention).is_asset_name
-        or ctx.has(f"{folder}/{DATA_DESCRIPTION}")
-    ]
+def _inside_nested_asset(ctx: AssetContext, folder: str) -> bool:
+    """True when ``folder`` or a folder above it is one L301 reports as an asset inside this
+    asset: named like an asset, or holding data_description.json."""
+    parts = folder.split("/")
+    for i in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:i])
+        if parse_name(parts[i - 1], ctx.convention).is_asset_name or ctx.has(f"{prefix}/{DATA_DESCRIPTION}"):
+            return True
+    return False
 
 
 @rule(
