@@ -40,7 +40,11 @@ def test_versioned_bucket_overwritten_deleted_and_late(
 ) -> None:
     client, bucket = versioned_bucket
     put_files(client, bucket, {**asset_files(RAW, data_objects=3), **asset_files(OTHER)})
-    time.sleep(2.1)  # LastModified has whole seconds: now past the 1 s upload window
+    # past the 4 s upload window of the first object (LastModified has whole seconds); 4 s leave a
+    # slow machine time to upload the originals inside the window
+    listed = client.list_objects_v2(Bucket=bucket)["Contents"]
+    first_upload = min(o["LastModified"] for o in listed).timestamp()
+    time.sleep(max(0.0, first_upload + 5.2 - time.time()))
     client.put_object(Bucket=bucket, Key=f"{RAW}/ecephys/block0.bin", Body=b"rewritten")  # I401
     client.delete_object(Bucket=bucket, Key=f"{RAW}/ecephys/block1.bin")  # I402
     client.put_object(Bucket=bucket, Key=f"{RAW}/ecephys/late.bin", Body=b"late")  # I404
@@ -55,7 +59,7 @@ def test_versioned_bucket_overwritten_deleted_and_late(
         "--select",
         "I",
         "--convention",
-        convention_file(tmp_path, "1s"),
+        convention_file(tmp_path, "4s"),
         "--format",
         "json",
     )
@@ -79,7 +83,7 @@ def test_versioned_bucket_overwritten_deleted_and_late(
     first = i404["details"]["first_object"]
     assert i404["message"] == (
         f"'ecephys/late.bin' was uploaded {i404['details']['uploaded']}, after the asset was sealed at "
-        f"{i404['details']['sealed_at']} (first object {first} + upload window 0:00:01)"
+        f"{i404['details']['sealed_at']} (first object {first} + upload window 0:00:04)"
     )
     assert i404["severity"] == "warning"
 
@@ -147,8 +151,11 @@ def test_ledger_reports_a_vanished_asset(
             f"asset '{OTHER}' is gone: its 8 keys recorded by the ledger are no longer listed (last seen "
         )
         assert vanished["details"]["keys"] == 8
-    # uploaded again: no longer gone as a whole, but its versions tell what happened to each key
-    put_files(client, bucket, asset_files(OTHER))
+    # uploaded again (the data with new bytes, so the change does not hang on LastModified's one-second
+    # resolution): no longer gone as a whole, but its versions tell what happened to each key
+    again = asset_files(OTHER)
+    again.update({key: body + b" again" for key, body in again.items() if key.endswith(".bin")})
+    put_files(client, bucket, again)
     assert [(f["rule"], f["path"]) for f in s3_cli(aws_env, *args).json()["findings"]] == [
         ("I401", f"{OTHER}/ecephys/block0.bin"),
         ("I402", f"{OTHER}/ecephys/block0.bin"),
