@@ -15,7 +15,7 @@ from linter import __version__
 from linter.context import AssetContext, TargetContext, TargetInfo
 from linter.conventions import Convention
 from linter.findings import Finding, Severity, Violation
-from linter.registry import Rule
+from linter.registry import Rule, load_rules
 from linter.sources import Asset, ReadError, Source, SourceError
 
 if TYPE_CHECKING:
@@ -123,6 +123,10 @@ class Linter:
         self, code: str, asset: str | None, path: str | None, message: str, **details: Any
     ) -> Finding | None:
         rule = self.options.rules.get(code)
+        if rule is None and code == "E901":
+            # what could not be read is always said, whatever --select/--ignore chose: an
+            # unread part must never look like a clean pass
+            rule = load_rules()["E901"]
         if rule is None:
             return None
         return self.finding(rule, Violation(message, path, details), asset)
@@ -164,9 +168,14 @@ class Linter:
         history = ledger.history(name) if ledger is not None else None
         ctx = AssetContext(asset, target, source, history)
         findings: list[Finding] = []
+        # When nothing of the asset could be listed, only the name can be judged: rules about its
+        # objects would report everything as missing. The N family judges names alone.
+        listing_failed = bool(asset.errors) and not asset.objects
         for rule in self.asset_rules:
-            findings.extend(self.run_rule(rule, ctx, name))
-        findings.extend(self.content_findings(ctx, ledger if ledger is not None else self.options.verdicts))
+            if not listing_failed or rule.code.startswith("N"):
+                findings.extend(self.run_rule(rule, ctx, name))
+        if not listing_failed:
+            findings.extend(self.content_findings(ctx, ledger if ledger is not None else self.options.verdicts))
         if ledger is not None:
             ledger.record(asset)
         errors = [*asset.errors, *ctx.read_errors]
@@ -232,9 +241,7 @@ class Linter:
         jobs = max(1, self.options.jobs)
         try:
             with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lint") as pool:
-                yield from ordered_map(
-                    pool, lambda n: self.lint_asset(source, info, n, ledger), names, window=jobs * 4
-                )
+                yield from ordered_map(pool, lambda n: self.lint_asset(source, info, n, ledger), names, window=jobs * 4)
         finally:
             if ledger is not None:
                 ledger.finish()

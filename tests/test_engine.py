@@ -143,3 +143,37 @@ def test_brief_helper_orders_like_the_report(tmp_path: Path) -> None:
         ("L302", None, "b.txt"),
         ("N102", "Other_1_2022-12-12_05-06-07", "Other_1_2022-12-12_05-06-07"),
     ]
+
+
+def test_e901_is_reported_even_when_not_selected(tmp_path: Path) -> None:
+    bucket = make_tree(tmp_path / "b", {f"{RAW}/a.txt": "a"})
+    os.symlink(tmp_path, bucket / RAW / "escape")
+    res = run_cli("check", str(bucket), "--select", "N", "--format", "json")
+    assert res.code == 2
+    assert [(f["rule"], f["path"]) for f in res.json()["findings"]] == [("E901", f"{RAW}/escape")]
+
+
+def test_an_asset_that_cannot_be_listed_gets_only_e901_and_name_findings(tmp_path: Path) -> None:
+    """An asset whose listing failed must not also be reported as missing all its sidecars.
+    (Running as root, a folder cannot be made unreadable; the source's listing is made to fail.)"""
+    from linter.context import TargetInfo
+    from linter.conventions import load_convention
+    from linter.engine import Linter, LintOptions
+    from linter.registry import load_rules
+    from linter.sources import Asset, ReadError
+    from linter.sources.local import LocalSource
+
+    name = "Other_1_2022-12-12_05-06-07"
+    bucket = make_tree(tmp_path / "b", {f"{name}/a.txt": "a"})
+
+    class Unlistable(LocalSource):
+        def load_asset(self, name: str) -> Asset:
+            return Asset(name, errors=[ReadError(f"{name}/", "cannot list folder: Permission denied")])
+
+    conv = load_convention("aind-open-data")
+    linter = Linter(LintOptions(conv, load_rules(), jobs=1))
+    result = linter.lint_asset(Unlistable(bucket, conv), TargetInfo(str(bucket), frozenset({name}), conv), name)
+    assert (result.complete, [(f.rule, f.path) for f in result.findings]) == (
+        False,
+        [("N102", name), ("E901", f"{name}/")],
+    )
