@@ -40,14 +40,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 FIXTURES = REPO.parent / "shared" / "fixtures" / "aind-metadata-examples" / "v2.9.2"
-SIDECARS = {
-    "data_description.json": "data_description.json",
-    "subject.json": "subject.json",
-    "procedures.json": "procedures.json",
-    "processing.json": "processing.json",
-    "instrument.json": "ephys_instrument.json",
-    "acquisition.json": "ephys_acquisition.json",
-}
+# the same realistic sidecar set (real 2.9.2 example files under their bare names) as the S3 tests
+from tests.s3_audit_helpers import SIDECARS  # noqa: E402
+
 DATA_OBJECTS = (
     "ecephys/ecephys_clipped/Record Node 101/settings.xml",
     "ecephys/ecephys_compressed/experiment1_Record Node 101#Neuropix-PXI-100.ProbeA.zarr/.zattrs",
