@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from linter.conventions import load_convention
-from linter.engine import Linter, LintOptions
+from linter.engine import Linter
 from linter.metadata import V2_MODELS
+from linter.plan import RunPlan
 from linter.registry import load_rules, select_rules
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,7 +89,7 @@ def build_bucket(root: Path, copies: int) -> list[Sidecar]:
 def lint(root: Path, jobs: int) -> tuple[float, int]:
     """Seconds to lint ``root`` with M203/M204, and the number of findings."""
     rules = select_rules(load_rules(), ["M203", "M204"], [])
-    linter = Linter(LintOptions(load_convention("aind-open-data"), rules, jobs=jobs))
+    linter = Linter(RunPlan(load_convention("aind-open-data"), rules, jobs=jobs))
     start = time.perf_counter()
     findings = sum(len(r.findings) for r in linter.lint_target(str(root)))
     return time.perf_counter() - start, findings

@@ -41,14 +41,12 @@ from collections.abc import Iterable
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import jsonschema
 
-from linter.findings import Finding
-
-if TYPE_CHECKING:
-    from linter.engine import AssetResult
+from linter.findings import AssetResult, Finding
+from linter.registry import is_engine_rule
 
 BASELINE_VERSION = 1
 FINGERPRINT_KEY = "aindBucketLint/v1"
@@ -77,7 +75,7 @@ def finding_identity(f: Finding) -> str:
 
 def baselinable(f: Finding) -> bool:
     """Engine findings (E9xx) mean the run was incomplete or a rule is broken: never hidden."""
-    return not f.rule.startswith("E9")
+    return not is_engine_rule(f.rule)
 
 
 def _schema() -> dict[str, Any]:
@@ -154,6 +152,9 @@ class BaselineWriter:
 
     def start(self, header: dict[str, Any]) -> None:
         self.header = header
+
+    def target(self, label: str) -> None:
+        """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
         self.add(result.findings)

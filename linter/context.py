@@ -7,17 +7,18 @@ once, caches, and records what could not be read so the engine can report it (E9
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from linter.conventions import Convention
 from linter.names import ParsedName, parse_name
-from linter.sources import Asset, ObjectInfo, ReadError, Source, TooLarge
+from linter.sources import Asset, ObjectInfo, ReadError, Source, SourceError, TooLarge
 
 if TYPE_CHECKING:
-    from linter.ledger import AssetHistory
+    from linter.ledger import AssetHistory, VanishedAsset
 
 T = TypeVar("T")
 DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
@@ -41,11 +42,8 @@ class TargetInfo:
     label: str
     asset_names: frozenset[str]
     convention: Convention
-    options: dict[str, Any] = field(default_factory=dict)
     destination: str | None = None
     """``--destination s3://BUCKET[/PREFIX]``: where the target's assets will be published."""
-    at_destination: frozenset[str] = frozenset()
-    """The target's assets that already exist at the destination (I405)."""
 
     @property
     def object_store(self) -> bool:
@@ -156,9 +154,43 @@ class AssetContext:
 
 
 class TargetContext:
-    """What a target rule sees: the names of all assets and the objects at the root."""
+    """What a target rule sees: the names of all assets, the objects at the root, and facts no
+    single asset holds (gathered by the engine, or read through the context on demand)."""
 
-    def __init__(self, target: TargetInfo, root_objects: list[ObjectInfo]) -> None:
+    def __init__(
+        self,
+        target: TargetInfo,
+        root_objects: list[ObjectInfo],
+        *,
+        linted: Sequence[str] | None = None,
+        vanished: Sequence[VanishedAsset] | None = None,
+        destination: Callable[[], Source] | None = None,
+    ) -> None:
         self.target = target
         self.convention = target.convention
         self.root_objects = root_objects
+        self.linted: tuple[str, ...] = tuple(sorted(target.asset_names) if linted is None else linted)
+        """The assets this run checks (all of them, unless the run is limited to some)."""
+        self.vanished = tuple(vanished) if vanished is not None else None
+        """Assets the ledger recorded under this root that the listing no longer shows; None when
+        that cannot be told (no ledger, a partial listing, or a run limited to some assets)."""
+        self._destination = destination
+        self._at_destination: frozenset[str] | None = None
+        self._lock = threading.Lock()
+        self.read_errors: list[ReadError] = []
+
+    def at_destination(self) -> frozenset[str]:
+        """The checked assets that already exist at ``--destination`` (asked once; empty, with
+        the error recorded for E901, when the destination cannot be listed)."""
+        with self._lock:
+            if self._at_destination is None:
+                self._at_destination = frozenset()
+                if self._destination is not None:
+                    try:
+                        self._at_destination = self._destination().existing_assets(self.linted)
+                    except ReadError as exc:
+                        self.read_errors.append(exc)
+                    except SourceError as exc:
+                        where = self.target.destination or "the destination"
+                        self.read_errors.append(ReadError(".", f"cannot open {where}: {exc}"))
+            return self._at_destination

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import hashlib
 import traceback
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from linter import __version__
 from linter.context import AssetContext, TargetContext, TargetInfo
 from linter.conventions import Convention
-from linter.findings import Finding, Severity, Violation
-from linter.registry import Rule, load_rules
-from linter.sources import Asset, ReadError, Source, SourceError
+from linter.findings import AssetResult, Finding, Severity, Violation
+from linter.plan import RunPlan
+from linter.registry import RULE_CRASHED, UNREADABLE, Rule, load_rules
+from linter.sources import Asset, ReadError, Source, SourceError, SourceFactory, open_source
 
 if TYPE_CHECKING:
     from linter.ledger import Ledger, TargetLedger
+
+__all__ = ["AssetResult", "Linter", "SourceError", "VerdictStore", "content_fingerprint", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -35,7 +38,7 @@ class VerdictStore(Protocol):
 
 
 def content_fingerprint(
-    asset: Asset, rules: Iterable[Rule], convention: Convention, overrides: dict[str, Severity] | None = None
+    asset: Asset, rules: Iterable[Rule], convention: Convention, overrides: Mapping[str, Severity] | None = None
 ) -> str:
     """What the content rules' findings depend on: the root-level objects' identities, the
     rules that ran (and their severities), the convention and the linter's version."""
@@ -50,48 +53,6 @@ def content_fingerprint(
     return h.hexdigest()
 
 
-@dataclass
-class LintOptions:
-    convention: Convention
-    rules: dict[str, Rule]
-    severity_overrides: dict[str, Severity] = field(default_factory=dict)
-    jobs: int = 8
-    verdicts: VerdictStore | None = None
-    # Records each asset's listing and content verdicts between runs (immutability rules, reuse).
-    ledger: Ledger | None = None
-    # Options for sources and rules added by later features (S3 settings, ledger, destination).
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class AssetResult:
-    """One asset's outcome; ``name`` is None for findings about the target as a whole."""
-
-    name: str | None
-    level: str | None
-    source: str | None
-    objects: int
-    findings: list[Finding]
-    complete: bool = True
-
-
-def open_source(target: str, options: LintOptions) -> Source:
-    if target.startswith("s3://"):
-        if options.extra.get("inventory"):
-            from linter.sources.inventory import InventorySource
-
-            return InventorySource(target, options)
-        from linter.sources.s3 import S3Source  # imported only when needed: boto3 is slow to import
-
-        return S3Source(target, options)
-    from linter.sources.local import LocalSource
-
-    try:
-        return LocalSource(target, options.convention)
-    except OSError as exc:
-        raise SourceError(str(exc)) from None
-
-
 def ordered_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
     """Like ``executor.map`` but with at most ``window`` items in flight, so memory stays flat."""
     pending: deque[Future[R]] = deque()
@@ -104,29 +65,50 @@ def ordered_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], wi
 
 
 class Linter:
-    def __init__(self, options: LintOptions) -> None:
-        self.options = options
-        enabled = options.rules.values()
+    """Runs a :class:`~linter.plan.RunPlan`. The driver's side (the ledger, the order of the
+    results) stays here; each asset is checked by :meth:`lint_asset`.
+
+    ``ledger``: the opened ledger of ``plan.ledger`` (the caller opens and closes it);
+    ``verdicts``: a store of content verdicts when there is no ledger; ``open_source``: how
+    targets are opened (default: the registered sources); ``on_listed``: called with the
+    number of assets once a target is listed (the progress line's total).
+    """
+
+    def __init__(
+        self,
+        plan: RunPlan,
+        *,
+        ledger: Ledger | None = None,
+        verdicts: VerdictStore | None = None,
+        open_source: SourceFactory = open_source,
+        on_listed: Callable[[int], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.ledger = ledger
+        self.verdicts = verdicts
+        self.open_source = open_source
+        self.on_listed = on_listed
+        enabled = plan.rules.values()
         self.asset_rules = [r for r in enabled if r.scope == "asset" and not r.reads_content]
         self.content_rules = [r for r in enabled if r.scope == "asset" and r.reads_content]
-        self.target_rules = [r for r in enabled if r.scope == "target"]
-        # called with the number of assets once a target is listed (the progress line's total)
-        self.on_listed: Callable[[int], None] | None = None
+        self.target_rules: list[tuple[Rule, Callable[..., Any]]] = [
+            (r, fn) for r in enabled for fn in (r.func if r.scope == "target" else r.target_func,) if fn is not None
+        ]
         # the source of the latest target, for its request counts (tests, benchmarks)
         self.last_source: Source | None = None
 
     def finding(self, rule: Rule, v: Violation, asset: str | None) -> Finding:
-        severity = self.options.severity_overrides.get(rule.code, v.severity or rule.severity)
+        severity = self.plan.severity(rule, v)
         return Finding(rule.code, rule.name, severity, asset, v.path, v.message, dict(v.details))
 
     def engine_finding(
         self, code: str, asset: str | None, path: str | None, message: str, **details: Any
     ) -> Finding | None:
-        rule = self.options.rules.get(code)
-        if rule is None and code == "E901":
+        rule = self.plan.rules.get(code)
+        if rule is None and code == UNREADABLE:
             # what could not be read is always said, whatever --select/--ignore chose: an
             # unread part must never look like a clean pass
-            rule = load_rules()["E901"]
+            rule = load_rules()[UNREADABLE]
         if rule is None:
             return None
         return self.finding(rule, Violation(message, path, details), asset)
@@ -138,19 +120,23 @@ class Linter:
             if (err.path, err.message) in seen:
                 continue
             seen.add((err.path, err.message))
-            f = self.engine_finding("E901", asset, err.path, f"cannot read {err.path}: {err.message}")
+            f = self.engine_finding(UNREADABLE, asset, err.path, f"cannot read {err.path}: {err.message}")
             if f is not None:
                 out.append(f)
         return out
 
-    def run_rule(self, rule: Rule, ctx: Any, asset: str | None) -> list[Finding]:
-        assert rule.func is not None
+    def run_rule(
+        self, rule: Rule, ctx: Any, asset: str | None, func: Callable[..., Any] | None = None
+    ) -> list[Finding]:
+        """The rule's findings on ``ctx`` (``func``: the part to call, default the rule's own)."""
+        func = func or rule.func
+        assert func is not None
         try:
-            return [self.finding(rule, v, asset) for v in rule.func(ctx)]
+            return [self.finding(rule, v, v.asset or asset) for v in func(ctx)]
         except Exception as exc:  # a crashing rule becomes a finding; the run goes on
             frames = traceback.extract_tb(exc.__traceback__)[-3:]
             crash = self.engine_finding(
-                "E902",
+                RULE_CRASHED,
                 asset,
                 None,
                 f"rule {rule.code} {rule.name} crashed: {type(exc).__name__}: {exc}",
@@ -169,13 +155,13 @@ class Linter:
         ctx = AssetContext(asset, target, source, history)
         findings: list[Finding] = []
         # When nothing of the asset could be listed, only the name can be judged: rules about its
-        # objects would report everything as missing. The N family judges names alone.
+        # objects would report everything as missing.
         listing_failed = bool(asset.errors) and not asset.objects
         for rule in self.asset_rules:
-            if not listing_failed or rule.code.startswith("N"):
+            if not listing_failed or not rule.needs_listing:
                 findings.extend(self.run_rule(rule, ctx, name))
         if not listing_failed:
-            findings.extend(self.content_findings(ctx, ledger if ledger is not None else self.options.verdicts))
+            findings.extend(self.content_findings(ctx, ledger if ledger is not None else self.verdicts))
         if ledger is not None:
             ledger.record(asset)
         errors = [*asset.errors, *ctx.read_errors]
@@ -190,9 +176,7 @@ class Linter:
             return []
         fingerprint = ""
         if store is not None and not ctx.asset.errors:
-            fingerprint = content_fingerprint(
-                ctx.asset, self.content_rules, self.options.convention, self.options.severity_overrides
-            )
+            fingerprint = content_fingerprint(ctx.asset, self.content_rules, self.plan.convention, self.plan.severities)
             cached = store.get_verdicts(ctx.name, fingerprint)
             if cached is not None:
                 return cached
@@ -210,70 +194,58 @@ class Linter:
         ``only`` limits the run to these top-level entries of the target (asset names and keys of
         root objects), as the pre-commit hook does for the assets a commit touches; the target's
         other assets still count as present (e.g. as a derived asset's source).
+
+        A target rule's finding about one of the checked assets is reported with that asset.
         """
-        source = open_source(target, self.options)
+        plan = self.plan
+        source = self.open_source(target, plan)
         self.last_source = source
         names = sorted(set(source.asset_names()))
-        info = TargetInfo(source.label, frozenset(names), self.options.convention, self.options.extra)
+        info = TargetInfo(source.label, frozenset(names), plan.convention, plan.destination)
         root_objects = source.root_objects()
         if only is not None:
             names = [n for n in names if n in only]
             root_objects = [o for o in root_objects if o.key in only]
-        destination_errors = self.check_destination(info, names)
-        tctx = TargetContext(info, root_objects)
-        findings: list[Finding] = []
-        for rule in self.target_rules:
-            findings.extend(self.run_rule(rule, tctx, None))
-        root_errors = [*source.root_errors(), *destination_errors]
-        findings.extend(self.unreadable(root_errors, None))
         ledger = None
-        if self.options.ledger is not None:
-            root = getattr(source, "root_url", None) or str(getattr(source, "root", source.label))
-            ledger = self.options.ledger.target(root, self.options.convention.upload_window)
+        vanished = None
+        if self.ledger is not None:
+            ledger = self.ledger.target(source.root_url, plan.convention.upload_window)
             # a partial listing or run cannot tell a deleted asset from one it did not look at
-            if not source.root_errors() and only is None and not getattr(source, "single_asset", False):
-                findings.extend(self.vanished_assets(ledger, info.asset_names))
+            if not source.root_errors() and only is None and not source.single_asset:
+                vanished = ledger.vanished(info.asset_names)
+                ledger.mark_vanished(vanished)
+        destination: Callable[[], Source] | None = None
+        if plan.destination is not None:
+            # the destination is listed itself, never taken from the target's inventory
+            destination = functools.partial(self.open_source, plan.destination, replace(plan, inventory=None))
+
+        tctx = TargetContext(info, root_objects, linted=names, vanished=vanished, destination=destination)
+        findings: list[Finding] = []
+        for rule, func in self.target_rules:
+            findings.extend(self.run_rule(rule, tctx, None, func))
+        root_errors = [*source.root_errors(), *tctx.read_errors]
+        findings.extend(self.unreadable(root_errors, None))
+        checked = set(names)
+        about_assets: dict[str, list[Finding]] = {}
+        for f in findings:
+            if f.asset is not None and f.asset in checked:
+                about_assets.setdefault(f.asset, []).append(f)
+        findings = [f for f in findings if f.asset is None or f.asset not in checked]
         findings.sort(key=Finding.sort_key)
         if self.on_listed is not None:
             self.on_listed(len(names))
         yield AssetResult(None, None, None, len(root_objects), findings, complete=not root_errors)
 
-        jobs = max(1, self.options.jobs)
+        jobs = max(1, plan.jobs)
         try:
             with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lint") as pool:
-                yield from ordered_map(pool, lambda n: self.lint_asset(source, info, n, ledger), names, window=jobs * 4)
+                for result in ordered_map(
+                    pool, lambda n: self.lint_asset(source, info, n, ledger), names, window=jobs * 4
+                ):
+                    extra = about_assets.pop(result.name or "", None)
+                    if extra:
+                        result.findings = sorted([*result.findings, *extra], key=Finding.sort_key)
+                    yield result
         finally:
             if ledger is not None:
                 ledger.finish()
-
-    def check_destination(self, info: TargetInfo, names: list[str]) -> list[ReadError]:
-        """With ``--destination``, find which of the assets already exist there (I405)."""
-        destination = self.options.extra.get("destination")
-        if not destination or "I405" not in self.options.rules:
-            return []
-        from linter.sources.s3 import existing_assets
-
-        info.destination = destination
-        info.at_destination, errors = existing_assets(destination, names, self.options)
-        return errors
-
-    def vanished_assets(self, ledger: TargetLedger, listed: frozenset[str]) -> list[Finding]:
-        """I402 for each asset the ledger recorded under this root that is no longer listed."""
-        gone = ledger.vanished(listed)
-        ledger.mark_vanished(gone)
-        out = []
-        for v in gone:
-            last_seen = v.last_seen.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            f = self.engine_finding(
-                "I402",
-                v.name,
-                v.name,
-                f"asset {v.name!r} is gone: its {v.keys} keys recorded by the ledger are no longer listed "
-                f"(last seen {last_seen})",
-                keys=v.keys,
-                last_seen=last_seen,
-                gone_since=v.gone_since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            )
-            if f is not None:
-                out.append(f)
-        return out

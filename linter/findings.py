@@ -33,6 +33,8 @@ class Violation:
     path: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     severity: Severity | None = None
+    asset: str | None = None
+    """Only for target rules: the asset the violation is about (an asset rule's is its own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +60,15 @@ class Finding:
             "message": self.message,
             "details": self.details,
         }
+
+
+@dataclass
+class AssetResult:
+    """One asset's outcome; ``name`` is None for findings about the target as a whole."""
+
+    name: str | None
+    level: str | None
+    source: str | None
+    objects: int
+    findings: list[Finding]
+    complete: bool = True

@@ -7,7 +7,7 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
@@ -31,6 +31,14 @@ class Rule:
     scope: Scope
     origin: str
     reads_content: bool = False
+    needs_listing: bool = True
+    """False for rules that judge the asset's name alone: they still run when nothing of the
+    asset could be listed, when every other rule would see an empty asset."""
+    needs_versions: bool = False
+    """The rule looks at every version and delete marker (sources then list versions)."""
+    target_func: Callable[..., Any] | None = None
+    """An asset rule's part that judges the target as a whole (``func(ctx: TargetContext)``),
+    e.g. from facts no single asset holds: assets the ledger recorded that are gone."""
 
     @property
     def doc(self) -> str:
@@ -51,6 +59,8 @@ def rule(
     *,
     scope: Scope = "asset",
     reads_content: bool = False,
+    needs_listing: bool = True,
+    needs_versions: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a rule function.
 
@@ -61,6 +71,10 @@ def rule(
     Its findings depend only on the listing and on the asset's root-level objects, so the
     engine may reuse them from a verdict store (the ledger) while those objects' ETags are
     unchanged, and skip fetching them again.
+
+    ``needs_listing=False`` marks a rule that judges the asset's name alone (it also runs on an
+    asset whose listing failed); ``needs_versions`` one that looks at every version and delete
+    marker, which the sources then list.
     """
     if not CODE_RE.match(code):
         raise ValueError(f"rule code {code!r} must be a capital letter and three digits")
@@ -69,7 +83,24 @@ def rule(
     sev = Severity.parse(severity)
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        register(Rule(code, name, sev, summary, func, scope, func.__module__, reads_content))
+        register(
+            Rule(code, name, sev, summary, func, scope, func.__module__, reads_content, needs_listing, needs_versions)
+        )
+        return func
+
+    return decorate
+
+
+def target_part(code: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give the asset rule ``code`` (registered above it) a part called once per target, as
+    ``func(ctx: TargetContext)``; its violations may name the asset they are about
+    (``Violation.asset``)."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        existing = _REGISTRY.get(code)
+        if existing is None or existing.scope != "asset":
+            raise ValueError(f"target_part({code!r}): no asset rule {code} is registered")
+        _REGISTRY[code] = replace(existing, target_func=func)
         return func
 
     return decorate
@@ -84,6 +115,8 @@ def register(new: Rule) -> None:
         )
         if not same:
             raise ValueError(f"rule code {new.code} is registered twice ({existing.origin}, {new.origin})")
+    if existing is not None and existing.target_func is not None and new.target_func is None:
+        new = replace(new, target_func=existing.target_func)
     _REGISTRY[new.code] = new
 
 
@@ -105,6 +138,18 @@ register(Rule("E901", "unreadable", Severity.ERROR, "Part of the target could no
 register(
     Rule("E902", "rule-crashed", Severity.ERROR, "A rule raised an exception on an asset.", None, "engine", "linter")
 )
+
+UNREADABLE = "E901"
+"""The engine's own finding for what could not be read; reported whatever the selection."""
+RULE_CRASHED = "E902"
+"""The engine's own finding for a rule that raised."""
+
+
+def is_engine_rule(code: str) -> bool:
+    """The engine's own findings (E9xx): an incomplete run or a broken rule, never baselined."""
+    found = _REGISTRY.get(code)
+    return found is not None and found.scope == "engine"
+
 
 _loaded = False
 

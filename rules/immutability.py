@@ -16,10 +16,10 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from linter.context import AssetContext
+from linter.context import AssetContext, TargetContext
 from linter.findings import Violation
 from linter.ledger import first_object_time
-from linter.registry import rule
+from linter.registry import rule, target_part
 from linter.sources import ObjectInfo
 
 MAX_KEYS_PER_RULE = 50
@@ -79,7 +79,9 @@ def _versions_by_key(ctx: AssetContext) -> dict[str, list[ObjectInfo]]:
     return ctx.memo("immutability:versions", group)
 
 
-@rule("I401", "overwritten-object", "error", "A key has more than one version: it was overwritten.")
+@rule(
+    "I401", "overwritten-object", "error", "A key has more than one version: it was overwritten.", needs_versions=True
+)
 def overwritten_object(ctx: AssetContext) -> Iterator[Violation]:
     """On a versioned bucket every write of a key keeps the previous version, so a key with more
     than one version (delete markers aside) was overwritten after it was first uploaded. The
@@ -106,7 +108,13 @@ def overwritten_object(ctx: AssetContext) -> Iterator[Violation]:
     yield from _capped(ctx, items, "overwritten keys")
 
 
-@rule("I402", "deleted-object", "error", "An object was deleted: a delete marker, or a recorded key that is gone.")
+@rule(
+    "I402",
+    "deleted-object",
+    "error",
+    "An object was deleted: a delete marker, or a recorded key that is gone.",
+    needs_versions=True,
+)
 def deleted_object(ctx: AssetContext) -> Iterator[Violation]:
     """A published object must stay. On a versioned bucket a delete marker shows a deletion
     (even when the key was uploaded again afterwards); with ``--ledger``, a key an earlier audit
@@ -153,6 +161,20 @@ def deleted_object(ctx: AssetContext) -> Iterator[Violation]:
                 )
             )
     yield from _capped(ctx, items, "deleted keys")
+
+
+@target_part("I402")
+def vanished_assets(ctx: TargetContext) -> Iterator[Violation]:
+    """The assets of the target the ledger recorded that are no longer listed (a complete
+    listing of the whole target, with ``--ledger``)."""
+    for v in ctx.vanished or ():
+        yield Violation(
+            f"asset {v.name!r} is gone: its {v.keys} keys recorded by the ledger are no longer listed "
+            f"(last seen {_when(v.last_seen)})",
+            v.name,
+            {"keys": v.keys, "last_seen": _when(v.last_seen), "gone_since": _when(v.gone_since)},
+            asset=v.name,
+        )
 
 
 @rule("I403", "changed-object", "error", "An object's ETag, size or LastModified differs from the ledger's record.")
@@ -263,19 +285,21 @@ def _created(o: ObjectInfo, versions: list[ObjectInfo] | None, recorded: dt.date
     return recorded or o.last_modified
 
 
-@rule("I405", "would-overwrite", "error", "An asset of the target already exists at the --destination.")
-def would_overwrite(ctx: AssetContext) -> Iterator[Violation]:
+@rule("I405", "would-overwrite", "error", "An asset of the target already exists at the --destination.", scope="target")
+def would_overwrite(ctx: TargetContext) -> Iterator[Violation]:
     """With ``--destination s3://BUCKET[/PREFIX]``, each asset of the target (a local folder or a
     staging prefix about to be published) must not exist there yet: uploading it would add to
     or overwrite a published asset, which AIND's upload service refuses. Rename the new asset
     (a new acquisition or processing time) instead.
     """
     destination = ctx.target.destination
-    if destination is None or ctx.name not in ctx.target.at_destination:
+    if destination is None:
         return
-    where = destination.rstrip("/") + f"/{ctx.name}/"
-    yield Violation(
-        f"asset {ctx.name!r} already exists at {where}; uploading it would modify a published asset",
-        ctx.name,
-        {"destination": where},
-    )
+    for name in sorted(ctx.at_destination()):
+        where = destination.rstrip("/") + f"/{name}/"
+        yield Violation(
+            f"asset {name!r} already exists at {where}; uploading it would modify a published asset",
+            name,
+            {"destination": where},
+            asset=name,
+        )

@@ -11,7 +11,9 @@ from linter.findings import Violation
 from linter.registry import rule
 
 
-@rule("N101", "name-grammar", "error", "The asset name parses as neither a raw nor a derived name.")
+@rule(
+    "N101", "name-grammar", "error", "The asset name parses as neither a raw nor a derived name.", needs_listing=False
+)
 def name_grammar(ctx: AssetContext) -> Iterator[Violation]:
     """The asset's name must be a raw name, ``[<modality>_]<subject-id>_<YYYY-MM-DD>_<HH-MM-SS>``,
     or a derived name, ``<raw-name>_<label>_<YYYY-MM-DD>_<HH-MM-SS>``. Tokens are separated by
@@ -33,7 +35,13 @@ def suggest_modality(token: str, modalities: dict[str, list[str]], vocabulary: f
     return close[0] if close else None
 
 
-@rule("N102", "unknown-modality", "error", "The modality token is not in the convention's vocabulary.")
+@rule(
+    "N102",
+    "unknown-modality",
+    "error",
+    "The modality token is not in the convention's vocabulary.",
+    needs_listing=False,
+)
 def unknown_modality(ctx: AssetContext) -> Iterator[Violation]:
     """A raw name's first token, when it has four, names the modality (or platform) and must be
     one of the convention's vocabulary, with its exact case: ``SmartSPIM``, not ``smartspim``.
@@ -49,7 +57,7 @@ def unknown_modality(ctx: AssetContext) -> Iterator[Violation]:
     yield Violation(f"modality {modality!r} is not in the vocabulary{hint}", ctx.name, details)
 
 
-@rule("N103", "invalid-datetime", "error", "A date or time in the name does not exist.")
+@rule("N103", "invalid-datetime", "error", "A date or time in the name does not exist.", needs_listing=False)
 def invalid_datetime(ctx: AssetContext) -> Iterator[Violation]:
     """Dates are ``YYYY-MM-DD`` and times ``HH-MM-SS`` on a 24-hour clock, and both must exist:
     ``2023-02-29`` and ``25-00-00`` are shaped right but are not real.
@@ -63,7 +71,13 @@ def invalid_datetime(ctx: AssetContext) -> Iterator[Violation]:
             )
 
 
-@rule("N104", "invalid-token", "error", "A token of the name is empty or holds a forbidden character.")
+@rule(
+    "N104",
+    "invalid-token",
+    "error",
+    "A token of the name is empty or holds a forbidden character.",
+    needs_listing=False,
+)
 def invalid_token(ctx: AssetContext) -> Iterator[Violation]:
     """No token may be empty (``__``, or ``_`` at either end) or contain a character the
     convention forbids (by default ``< > : ; " / | ? \\`` and space). ``-`` and ``.`` are allowed.
@@ -86,7 +100,13 @@ def invalid_token(ctx: AssetContext) -> Iterator[Violation]:
             )
 
 
-@rule("N105", "derived-before-source", "error", "A derived timestamp precedes its source's timestamp.")
+@rule(
+    "N105",
+    "derived-before-source",
+    "error",
+    "A derived timestamp precedes its source's timestamp.",
+    needs_listing=False,
+)
 def derived_before_source(ctx: AssetContext) -> Iterator[Violation]:
     """A derived asset's timestamp is its processing time, which cannot come before the
     acquisition (or processing) time of the asset it was derived from.
@@ -102,7 +122,7 @@ def derived_before_source(ctx: AssetContext) -> Iterator[Violation]:
             )
 
 
-@rule("N106", "daisy-chained", "error", "The source part of a derived name is itself derived.")
+@rule("N106", "daisy-chained", "error", "The source part of a derived name is itself derived.", needs_listing=False)
 def daisy_chained(ctx: AssetContext) -> Iterator[Violation]:
     """ "Do not daisy-chain": a derived name is ``<raw-name>_<label>_<date>_<time>``, so its source
     part must be a raw name. ``<raw>_<a>_<dt>_<b>_<dt>`` stacks two derivations in one name;
@@ -119,7 +139,13 @@ def daisy_chained(ctx: AssetContext) -> Iterator[Violation]:
         )
 
 
-@rule("N107", "placeholder-time", "info", "A time of 00-00-00, usually a placeholder for an unknown time.")
+@rule(
+    "N107",
+    "placeholder-time",
+    "info",
+    "A time of 00-00-00, usually a placeholder for an unknown time.",
+    needs_listing=False,
+)
 def placeholder_time(ctx: AssetContext) -> Iterator[Violation]:
     """A time of ``00-00-00`` (or another placeholder the convention lists) is almost always a
     stand-in for an unknown acquisition time rather than a real midnight start.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from linter.cli import rules_markdown
+from linter.commands.rules import rules_markdown
 from linter.registry import load_rules
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -16,8 +16,9 @@ import pytest
 
 from linter.cli import main
 from linter.conventions import load_convention
-from linter.engine import Linter, LintOptions
+from linter.engine import Linter
 from linter.findings import Finding
+from linter.plan import RunPlan
 from linter.registry import load_rules, select_rules
 
 pytest_plugins = ["tests.s3_fixtures", "tests.s3_audit_helpers"]
@@ -48,7 +49,7 @@ def lint_findings(
 ) -> list[Finding]:
     """Run the real engine over one target and return every finding, in report order."""
     rules = select_rules(load_rules(), list(select), list(ignore))
-    linter = Linter(LintOptions(load_convention("aind-open-data"), rules, jobs=jobs))
+    linter = Linter(RunPlan(load_convention("aind-open-data"), rules, jobs=jobs))
     return [f for result in linter.lint_target(str(target)) for f in result.findings]
 
 

@@ -16,9 +16,10 @@ from botocore.client import BaseClient
 
 import linter.sources.s3 as s3_module
 from linter.conventions import load_convention
-from linter.engine import AssetResult, Linter, LintOptions
-from linter.findings import Finding
+from linter.engine import Linter
+from linter.findings import AssetResult, Finding
 from linter.ledger import Ledger
+from linter.plan import RunPlan, S3Settings
 from linter.registry import load_rules, select_rules
 from tests.conftest import FIXTURES, CliResult, run_cli
 from tests.s3server import SeaweedServer
@@ -113,13 +114,15 @@ def make_linter(
     jobs: int = 4,
     convention: str = "aind-open-data",
     ledger: Ledger | None = None,
-    **extra: Any,
+    s3: Mapping[str, Any] | None = None,
+    **plan: Any,
 ) -> Linter:
-    """The engine as the command line builds it, with S3 settings for the test server."""
+    """The engine as the command line builds it, with S3 settings for the test server;
+    ``plan``: more fields of the run plan (inventory, destination)."""
     rules = select_rules(load_rules(), select, [])
-    s3 = {"endpoint_url": server.endpoint_url, "region": server.region, **extra.pop("s3", {})}
-    options = LintOptions(load_convention(convention), rules, jobs=jobs, extra={"s3": s3, **extra}, ledger=ledger)
-    return Linter(options)
+    settings = S3Settings(endpoint_url=server.endpoint_url, region=server.region, **(s3 or {}))
+    run_plan = RunPlan(load_convention(convention), rules, jobs=jobs, s3=settings, **plan)
+    return Linter(run_plan, ledger=ledger)
 
 
 def run_linter(linter: Linter, target: str) -> list[AssetResult]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from linter.cli import rules_markdown
+from linter.commands.rules import rules_markdown
 from linter.registry import load_rules
 from tests.conftest import REPO, CliResult, make_tree, run_cli
 

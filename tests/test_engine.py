@@ -6,8 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from linter.context import AssetContext
+from linter.findings import Violation
+from linter.sources import Asset, ObjectInfo, ReadError
 from tests.conftest import brief, lint_findings, make_tree, run_cli
 
 RAW = "ecephys_123456_2022-12-12_05-06-07"
@@ -158,7 +162,8 @@ def test_an_asset_that_cannot_be_listed_gets_only_e901_and_name_findings(tmp_pat
     (Running as root, a folder cannot be made unreadable; the source's listing is made to fail.)"""
     from linter.context import TargetInfo
     from linter.conventions import load_convention
-    from linter.engine import Linter, LintOptions
+    from linter.engine import Linter
+    from linter.plan import RunPlan
     from linter.registry import load_rules
     from linter.sources import Asset, ReadError
     from linter.sources.local import LocalSource
@@ -171,9 +176,133 @@ def test_an_asset_that_cannot_be_listed_gets_only_e901_and_name_findings(tmp_pat
             return Asset(name, errors=[ReadError(f"{name}/", "cannot list folder: Permission denied")])
 
     conv = load_convention("aind-open-data")
-    linter = Linter(LintOptions(conv, load_rules(), jobs=1))
+    linter = Linter(RunPlan(conv, load_rules(), jobs=1))
     result = linter.lint_asset(Unlistable(bucket, conv), TargetInfo(str(bucket), frozenset({name}), conv), name)
     assert (result.complete, [(f.rule, f.path) for f in result.findings]) == (
         False,
         [("N102", name), ("E901", f"{name}/")],
     )
+
+
+class MemorySource:
+    """A source the linter does not ship: assets held in a dict (as a lab's own storage would
+    be reached), written against the Source protocol only."""
+
+    def __init__(self, label: str, assets: dict[str, dict[str, bytes]], root: dict[str, bytes]) -> None:
+        self.label = label
+        self.single_asset = False
+        self.assets = assets
+        self.root = root
+
+    @property
+    def root_url(self) -> str:
+        return self.label
+
+    def asset_names(self) -> Iterator[str]:
+        yield from sorted(self.assets)
+
+    def root_objects(self) -> list[ObjectInfo]:
+        return [ObjectInfo(k, len(v)) for k, v in sorted(self.root.items())]
+
+    def root_errors(self) -> list[ReadError]:
+        return []
+
+    def load_asset(self, name: str) -> Asset:
+        return Asset(name, [ObjectInfo(k, len(v), etag=f"e{len(v)}") for k, v in sorted(self.assets[name].items())])
+
+    def read(self, asset: str, key: str, limit: int) -> bytes:
+        data = self.assets[asset].get(key)
+        if data is None:
+            raise ReadError(f"{asset}/{key}", "no such object")
+        return data[: limit + 1]
+
+    def existing_assets(self, names: Sequence[str]) -> frozenset[str]:
+        return frozenset(n for n in names if n in self.assets)
+
+
+def _lab_rule(ctx: AssetContext) -> Iterator[Violation]:
+    """Our lab's assets carry a ``lab.json`` naming the lab."""
+    doc = ctx.json("lab.json")
+    if doc is None or doc.data is None:
+        yield Violation("no readable lab.json", ctx.path("lab.json"))
+    elif doc.data.get("lab") != "neural-dynamics":
+        yield Violation(
+            f"lab.json names lab {doc.data.get('lab')!r}", ctx.path("lab.json"), {"lab": doc.data.get("lab")}
+        )
+
+
+def test_a_custom_source_and_a_third_party_rule_plug_in_without_touching_the_engine() -> None:
+    from linter.conventions import load_convention
+    from linter.engine import Linter
+    from linter.findings import Severity
+    from linter.plan import RunPlan
+    from linter.registry import Rule, load_rules, select_rules
+    from linter.sources import register_source, unregister_source
+
+    lab = Rule("X601", "lab-sidecar", Severity.WARNING, "lab.json names the lab.", _lab_rule, "asset", "tests", True)
+    rules = {**select_rules(load_rules(), ["N101", "L302"], []), "X601": lab}
+    plan = RunPlan(load_convention("aind-open-data"), rules, jobs=2)
+    store = {
+        RAW: {"lab.json": b'{"lab": "neural-dynamics"}', "data_description.json": b"{}"},
+        "not-an-asset-name": {"lab.json": b'{"lab": "elsewhere"}'},
+    }
+    opened: list[str] = []
+
+    def open_memory(target: str, run_plan: RunPlan) -> MemorySource:
+        opened.append(target)
+        assert run_plan is plan  # the source gets the plan the engine was given, nothing else
+        return MemorySource(target, store, {"README.txt": b"hello"})
+
+    register_source("mem://", open_memory)
+    try:
+        results = list(Linter(plan).lint_target("mem://lab"))
+    finally:
+        unregister_source("mem://")
+    assert opened == ["mem://lab"]
+    assert [(r.name, r.objects, r.complete) for r in results] == [
+        (None, 1, True),
+        (RAW, 2, True),
+        ("not-an-asset-name", 1, True),
+    ]
+    found = [f for r in results for f in r.findings]
+    assert [(f.rule, f.severity, f.asset, f.path) for f in found] == [
+        ("L302", Severity.WARNING, None, "README.txt"),
+        ("N101", Severity.ERROR, "not-an-asset-name", "not-an-asset-name"),
+        ("X601", Severity.WARNING, "not-an-asset-name", "not-an-asset-name/lab.json"),
+    ]
+    assert (found[0].message, found[2].message, found[2].details) == (
+        "file 'README.txt' at the target root belongs to no asset",
+        "lab.json names lab 'elsewhere'",
+        {"lab": "elsewhere"},
+    )
+    # the same source handed to the engine directly, for one run
+    direct = Linter(plan, open_source=lambda t, p: MemorySource(t, {RAW: store[RAW]}, {}))
+    assert [(r.name, r.findings) for r in direct.lint_target("anything")] == [(None, []), (RAW, [])]
+
+
+def test_the_plan_pickles_and_the_engine_imports_no_source_by_name() -> None:
+    import pickle
+
+    from linter.conventions import load_convention
+    from linter.plan import RunPlan, S3Settings
+    from linter.registry import load_rules
+
+    plan = RunPlan(
+        load_convention("aind-open-data"),
+        load_rules(),
+        jobs=3,
+        s3=S3Settings(endpoint_url="http://127.0.0.1:1", region="us-west-2"),
+        destination="s3://open/",
+        ledger="/tmp/ledger.sqlite",
+    )
+    again = pickle.loads(pickle.dumps(plan))
+    assert again == plan and again.rules["I402"].target_func is plan.rules["I402"].target_func
+    assert (again.wants_versions, [c for c, r in again.rules.items() if r.needs_versions]) == (True, ["I401", "I402"])
+    code = (
+        "import sys, linter.engine, linter.commands.check\n"
+        "assert not any(m.startswith('linter.sources.') for m in sys.modules), sorted(sys.modules)\n"
+        "import linter.sources.s3, linter.sources.inventory\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (res.returncode, res.stdout, res.stderr) == (0, "ok\n", "")

@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from linter.conventions import ConventionError, load_convention
-from linter.engine import Linter, LintOptions
+from linter.engine import Linter
 from linter.findings import Finding, Severity
+from linter.plan import RunPlan
 from linter.registry import load_rules, select_rules
 from tests.conftest import FIXTURES, brief, lint_findings, make_tree
 
@@ -92,7 +93,7 @@ def v1_asset(name: str = RAW1, subject: str = "12345", **dd_changes: Any) -> dic
 
 def lint(target: Path, select: Iterable[str], convention: Path | None = None) -> list[Finding]:
     conv = load_convention(str(convention) if convention else "aind-open-data")
-    linter = Linter(LintOptions(conv, select_rules(load_rules(), list(select), []), jobs=2))
+    linter = Linter(RunPlan(conv, select_rules(load_rules(), list(select), []), jobs=2))
     return [f for result in linter.lint_target(str(target)) for f in result.findings]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import IO, Any, Protocol
 
-from linter.engine import AssetResult
+from linter.findings import AssetResult
 
 FORMATS: dict[str, str] = {
     "text": "linter.reports.text:TextReporter",
@@ -25,6 +25,10 @@ class Reporter(Protocol):
 
     def start(self, header: dict[str, Any]) -> None: ...
 
+    def target(self, label: str) -> None:
+        """Called before each target's results (``label`` as given on the command line)."""
+        ...
+
     def asset(self, result: AssetResult) -> None: ...
 
     def finish(self, footer: dict[str, Any]) -> None: ...
@@ -36,13 +40,13 @@ def get_reporter(fmt: str, out: IO[str], options: dict[str, Any] | None = None) 
     except KeyError:
         raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})") from None
     cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls(out, options or {})
+    reporter: Reporter = cls(out, options or {})
+    return reporter
 
 
 class Tee:
     """Feeds one run to several reporters (the GitHub Action writes annotations, a job summary and
-    SARIF from a single audit). Also passes on ``target(label)``, the optional call a reporter
-    gets before each target's results when it needs to know which target they come from."""
+    SARIF from a single audit)."""
 
     def __init__(self, reporters: list[Reporter]) -> None:
         self.reporters = reporters
@@ -53,9 +57,7 @@ class Tee:
 
     def target(self, label: str) -> None:
         for r in self.reporters:
-            begin = getattr(r, "target", None)
-            if begin is not None:
-                begin(label)
+            r.target(label)
 
     def asset(self, result: AssetResult) -> None:
         for r in self.reporters:

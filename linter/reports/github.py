@@ -23,8 +23,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from linter.engine import AssetResult
-from linter.findings import Finding, Severity
+from linter.findings import AssetResult, Finding, Severity
 
 DEFAULT_MAX_ANNOTATIONS = 50
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

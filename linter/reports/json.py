@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from linter.engine import AssetResult
+from linter.findings import AssetResult
 
 
 class JsonReporter:
@@ -17,6 +17,9 @@ class JsonReporter:
 
     def start(self, header: dict[str, Any]) -> None:
         self.header = header
+
+    def target(self, label: str) -> None:
+        """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
         if result.name is not None:
@@ -49,6 +52,9 @@ class JsonLinesReporter:
 
     def start(self, header: dict[str, Any]) -> None:
         self._line({"type": "header", **header})
+
+    def target(self, label: str) -> None:
+        """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
         for f in result.findings:

@@ -17,8 +17,7 @@ import re
 from collections import Counter
 from typing import IO, Any
 
-from linter.engine import AssetResult
-from linter.findings import Finding, Severity
+from linter.findings import AssetResult, Finding, Severity
 
 DEFAULT_MAX_ROWS = 25
 _PUNCTUATION = re.compile(r"([\\`*_\[\]<>|~&#!])")
@@ -56,6 +55,9 @@ class MarkdownReporter:
 
     def start(self, header: dict[str, Any]) -> None:
         self.header = header
+
+    def target(self, label: str) -> None:
+        """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
         for f in result.findings:

@@ -18,8 +18,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from linter.baseline import FINGERPRINT_KEY, finding_identity
-from linter.engine import AssetResult
-from linter.findings import Finding, Severity
+from linter.findings import AssetResult, Finding, Severity
 from linter.registry import Rule, load_rules
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

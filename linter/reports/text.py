@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from linter.engine import AssetResult
+from linter.findings import AssetResult
 
 
 class TextReporter:
@@ -13,6 +13,9 @@ class TextReporter:
 
     def start(self, header: dict[str, Any]) -> None:
         pass
+
+    def target(self, label: str) -> None:
+        """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
         for f in result.findings:

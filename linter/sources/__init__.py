@@ -8,9 +8,13 @@ bytes of one object when a rule asks for them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import importlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from linter.plan import RunPlan
 
 
 class SourceError(Exception):
@@ -59,6 +63,17 @@ class Source(Protocol):
     label: str
     """How the target is shown to the user (a path or an s3:// URL)."""
 
+    @property
+    def single_asset(self) -> bool:
+        """The target is one asset (not a folder of assets)."""
+        ...
+
+    @property
+    def root_url(self) -> str:
+        """Where the target's assets are (``s3://bucket/prefix/`` or a resolved local folder):
+        what the ledger records them under."""
+        ...
+
     def asset_names(self) -> Iterator[str]:
         """The assets of the target, sorted; cheap (no per-asset listing)."""
         ...
@@ -78,3 +93,41 @@ class Source(Protocol):
     def read(self, asset: str, key: str, limit: int) -> bytes:
         """The bytes of one object. Raises ReadError, or TooLarge past ``limit`` bytes."""
         ...
+
+    def existing_assets(self, names: Sequence[str]) -> frozenset[str]:
+        """Which of ``names`` exist as assets here (``--destination``). Raises ReadError."""
+        ...
+
+
+SourceFactory = Callable[[str, "RunPlan"], Source]
+"""Opens a target for a run: takes the target as given and the run plan; raises SourceError."""
+
+_FACTORIES: list[tuple[str, SourceFactory | str]] = [
+    ("s3://", "linter.sources.s3:open_s3"),
+    ("", "linter.sources.local:open_local"),
+]
+
+
+def register_source(prefix: str, factory: SourceFactory) -> None:
+    """Open targets starting with ``prefix`` with ``factory`` (a custom source, e.g. a plugin's
+    ``gs://``); the latest registration of a prefix wins, longer prefixes before shorter."""
+    _FACTORIES[:] = [(p, f) for p, f in _FACTORIES if p != prefix]
+    _FACTORIES.append((prefix, factory))
+    _FACTORIES.sort(key=lambda item: -len(item[0]))
+
+
+def unregister_source(prefix: str) -> None:
+    _FACTORIES[:] = [(p, f) for p, f in _FACTORIES if p != prefix]
+
+
+def open_source(target: str, plan: RunPlan) -> Source:
+    """The source for ``target``: the registered factory of the longest matching prefix."""
+    for prefix, factory in _FACTORIES:
+        if target.startswith(prefix):
+            if isinstance(factory, str):  # built-ins are imported only when used (boto3 is slow to import)
+                module, name = factory.split(":")
+                opener: SourceFactory = getattr(importlib.import_module(module), name)
+            else:
+                opener = factory
+            return opener(target, plan)
+    raise SourceError(f"{target}: no source can open this target")

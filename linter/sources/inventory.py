@@ -26,16 +26,15 @@ import sqlite3
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 from urllib.parse import unquote_plus
 
+from linter.conventions import Convention
+from linter.plan import S3Settings
 from linter.sources import Asset, ObjectInfo, ReadError, SourceError
 from linter.sources.s3 import S3Source, describe_error, parse_s3_url
-
-if TYPE_CHECKING:
-    from linter.engine import LintOptions
 
 INSERT_BATCH = 10_000
 CSV_COLUMNS = {
@@ -117,12 +116,24 @@ class Manifest:
 class InventorySource:
     """Like :class:`~linter.sources.s3.S3Source`, with the listing read from an inventory report."""
 
-    def __init__(self, target: str, options: LintOptions) -> None:
+    def __init__(
+        self,
+        target: str,
+        manifest: str,
+        convention: Convention,
+        settings: S3Settings,
+        *,
+        jobs: int = 8,
+        versions: bool = False,
+    ) -> None:
+        """``manifest``: the report's manifest.json (a local path or an s3:// URL); the rest as
+        for :class:`~linter.sources.s3.S3Source`."""
         self.label = target
-        self.reader = S3Source(target, options)  # for GETs, and for an s3:// manifest
+        # for GETs, and for an s3:// manifest
+        self.reader = S3Source(target, convention, settings, jobs=jobs, versions=versions)
         self.bucket = self.reader.bucket
         self.client = self.reader.client
-        self.location = str(options.extra["inventory"])
+        self.location = manifest
         self.wants_versions = self.reader.wants_versions
         self.manifest = Manifest(self.location, json.loads(self._read_small(self.location)))
         if self.manifest.source_bucket and self.manifest.source_bucket != self.bucket:
@@ -143,6 +154,9 @@ class InventorySource:
     @property
     def root_url(self) -> str:
         return self.reader.root_url
+
+    def existing_assets(self, names: Sequence[str]) -> frozenset[str]:
+        return self.reader.existing_assets(names)
 
     # -- reading the report -------------------------------------------------------------------
 

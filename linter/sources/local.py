@@ -5,12 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linter.conventions import Convention
 from linter.names import parse_name
-from linter.sources import Asset, ObjectInfo, ReadError, TooLarge
+from linter.sources import Asset, ObjectInfo, ReadError, SourceError, TooLarge
+
+if TYPE_CHECKING:
+    from linter.plan import RunPlan
+
+
+def open_local(target: str, plan: RunPlan) -> LocalSource:
+    try:
+        return LocalSource(target, plan.convention)
+    except OSError as exc:
+        raise SourceError(str(exc)) from None
 
 
 def is_asset_folder(path: Path, convention: Convention) -> bool:
@@ -41,6 +52,13 @@ class LocalSource:
         self._root_objects: list[ObjectInfo] = []
         self._root_errors: list[ReadError] = []
         self._scanned = False
+
+    @property
+    def root_url(self) -> str:
+        return str(self.root)
+
+    def existing_assets(self, names: Sequence[str]) -> frozenset[str]:
+        return frozenset(n for n in names if (self.root / n).is_dir())
 
     def _ignored(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self._ignore)

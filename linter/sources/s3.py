@@ -21,21 +21,19 @@ import re
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from linter.conventions import Convention
 from linter.names import parse_name
-from linter.sources import Asset, ObjectInfo, ReadError, SourceError, TooLarge
+from linter.plan import RunPlan, S3Settings
+from linter.sources import Asset, ObjectInfo, ReadError, Source, SourceError, TooLarge
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-    from linter.engine import LintOptions
-
-VERSION_RULES = frozenset({"I401", "I402"})
-"""Rules that need every version and delete marker: list versions when any of them is enabled."""
+__all__ = ["S3Settings", "S3Source", "S3SourceError", "open_s3"]
 
 URL_RE = re.compile(r"^s3://(?P<bucket>[^/]+)(?:/(?P<prefix>.*))?$")
 EXTRA_CONNECTIONS = 4
@@ -48,29 +46,15 @@ class S3SourceError(SourceError):
     """The target cannot be audited at all (bad URL, no credentials, no such bucket)."""
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    """How to reach S3: the command line's ``--endpoint-url``, ``--region``, ``--profile``,
-    ``--no-sign-request``. Credentials come from boto3's usual chain (environment, profile,
-    instance or container role, SSO)."""
+def open_s3(target: str, plan: RunPlan) -> Source:
+    """An ``s3://`` target: listed from the bucket, or from ``--inventory`` when given."""
+    if plan.inventory:
+        from linter.sources.inventory import InventorySource
 
-    endpoint_url: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    no_sign_request: bool = False
-    retry_mode: str = "adaptive"
-    max_attempts: int = 8
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    page_size: int = 1000
-    """MaxKeys of each listing request (S3 never returns more than 1,000)."""
-
-    @classmethod
-    def from_options(cls, extra: dict[str, Any]) -> S3Settings:
-        value = extra.get("s3")
-        if isinstance(value, S3Settings):
-            return value
-        return cls(**(value or {}))
+        return InventorySource(
+            target, plan.inventory, plan.convention, plan.s3, jobs=plan.jobs, versions=plan.wants_versions
+        )
+    return S3Source(target, plan.convention, plan.s3, jobs=plan.jobs, versions=plan.wants_versions)
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -150,14 +134,26 @@ class S3Source:
     """Assets are the children of the target prefix, or the prefix itself when it is an asset
     (its last part parses as an asset name, or it holds ``data_description.json``)."""
 
-    def __init__(self, target: str, options: LintOptions, *, client: BaseClient | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        convention: Convention,
+        settings: S3Settings,
+        *,
+        jobs: int = 8,
+        versions: bool = False,
+        client: BaseClient | None = None,
+    ) -> None:
+        """``jobs``: the threads that will call it (its connection pool); ``versions``: list every
+        version and delete marker of each asset when the bucket keeps versions."""
         self.label = target
         self.bucket, prefix = parse_s3_url(target)
-        self.settings = S3Settings.from_options(options.extra)
-        self.jobs = max(1, options.jobs)
+        self.settings = settings
+        self.jobs = max(1, jobs)
         self.client = client if client is not None else make_client(self.settings, self.jobs + EXTRA_CONNECTIONS)
-        self.convention = options.convention
-        self.wants_versions = bool(VERSION_RULES & set(options.rules))
+        self.convention = convention
+        self.wants_versions = versions
+        self.given_prefix = prefix
         self.root_prefix = prefix
         self.single_asset = False
         self._leaf: str | None = None
@@ -377,6 +373,41 @@ class S3Source:
             raise TooLarge(total if total is not None else len(data), limit)
         return data
 
+    # -- the destination ----------------------------------------------------------------------
+
+    def existing_assets(self, names: Sequence[str]) -> frozenset[str]:
+        """Which of ``names`` already exist as assets under the prefix as given (I405).
+
+        A few names are probed one by one (one short listing each, in parallel); many names are
+        checked against one Delimiter listing of the prefix's children.
+        """
+        bucket, prefix = self.bucket, self.given_prefix
+        wanted = sorted(set(names))
+        client = self.client
+        url = f"s3://{bucket}/{prefix}"
+        try:
+            if len(wanted) <= DESTINATION_PROBE_LIMIT:
+
+                def exists(name: str) -> bool:
+                    page = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{name}/", MaxKeys=1)
+                    return bool(page.get("KeyCount") or page.get("Contents"))
+
+                with ThreadPoolExecutor(max_workers=min(self.jobs, max(1, len(wanted)))) as pool:
+                    found = [n for n, hit in zip(wanted, pool.map(exists, wanted), strict=True) if hit]
+                return frozenset(found)
+            children: set[str] = set()
+            params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}
+            while True:
+                page = client.list_objects_v2(**params)
+                children.update(c["Prefix"][len(prefix) :].rstrip("/") for c in page.get("CommonPrefixes", ()))
+                token = page.get("NextContinuationToken")
+                if not page.get("IsTruncated") or not token:
+                    break
+                params["ContinuationToken"] = token
+            return frozenset(children.intersection(wanted))
+        except Exception as exc:
+            raise ReadError(".", f"cannot list the destination {url}: {describe_error(exc)}") from None
+
 
 def _is_folder_marker(key: str, item: dict[str, Any]) -> bool:
     """The prefix's own key, or a zero-byte ``.../`` key some tools write as a folder."""
@@ -400,41 +431,3 @@ def _is_stream_error(exc: BaseException) -> bool:
     if isinstance(exc, ResponseStreamingError):
         return True
     return not isinstance(exc, ClientError) and isinstance(exc, OSError | ConnectionError)
-
-
-def existing_assets(
-    destination: str, names: Iterable[str], options: LintOptions
-) -> tuple[frozenset[str], list[ReadError]]:
-    """Which of ``names`` already exist as assets under the ``destination`` prefix (I405).
-
-    A few names are probed one by one (one short listing each, in parallel); many names are
-    checked against one Delimiter listing of the destination's children.
-    """
-    bucket, prefix = parse_s3_url(destination)
-    wanted = sorted(set(names))
-    settings = S3Settings.from_options(options.extra)
-    jobs = max(1, options.jobs)
-    client = make_client(settings, jobs + EXTRA_CONNECTIONS)
-    url = f"s3://{bucket}/{prefix}"
-    try:
-        if len(wanted) <= DESTINATION_PROBE_LIMIT:
-
-            def exists(name: str) -> bool:
-                page = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{name}/", MaxKeys=1)
-                return bool(page.get("KeyCount") or page.get("Contents"))
-
-            with ThreadPoolExecutor(max_workers=min(jobs, max(1, len(wanted)))) as pool:
-                found = [n for n, hit in zip(wanted, pool.map(exists, wanted), strict=True) if hit]
-            return frozenset(found), []
-        children: set[str] = set()
-        params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}
-        while True:
-            page = client.list_objects_v2(**params)
-            children.update(c["Prefix"][len(prefix) :].rstrip("/") for c in page.get("CommonPrefixes", ()))
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                break
-            params["ContinuationToken"] = token
-        return frozenset(children.intersection(wanted)), []
-    except Exception as exc:
-        return frozenset(), [ReadError(".", f"cannot list the destination {url}: {describe_error(exc)}")]

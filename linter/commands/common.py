@@ -1,0 +1,126 @@
+"""What the commands that run an audit (check, baseline, hook) share: their options as given,
+and turning those and the config file into a :class:`~linter.plan.RunPlan`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from linter.commands import UsageError
+from linter.config import Config, ConfigError, find_config, read_config
+from linter.conventions import BUILTIN, Convention, load_convention
+from linter.findings import Severity
+from linter.plan import RunPlan, S3Settings
+from linter.registry import Rule, load_rules, parse_codes, select_rules
+
+if TYPE_CHECKING:
+    from linter.ledger import Ledger
+
+FAIL_ON = ("error", "warning", "info", "never")
+CHECK_FORMATS = ("text", "json", "jsonl", "sarif", "github", "markdown")
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """The options of an audit as given on the command line (None: not given, take the config's)."""
+
+    select: str | None = None
+    ignore: str | None = None
+    convention: str | None = None
+    config: str | None = None
+    jobs: int | None = None
+    quiet: bool = False
+    ledger: str | None = None
+    destination: str | None = None
+    inventory: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    no_sign_request: bool = False
+    # how to report and fail (check and hook only)
+    format: str | None = None
+    output: str | None = None
+    baseline: str | None = None
+    fail_on: str | None = None
+
+
+def load_config(given: AuditOptions) -> Config:
+    if given.config:
+        path = Path(given.config)
+        if not path.is_file():
+            raise ConfigError(f"{given.config}: config file not found")
+        return read_config(path)
+    return find_config(Path.cwd())
+
+
+def enabled_rules(given: AuditOptions, config: Config) -> dict[str, Rule]:
+    select = parse_codes(given.select) if given.select is not None else parse_codes(config.get("select"))
+    ignore = parse_codes(given.ignore) if given.ignore is not None else parse_codes(config.get("ignore"))
+    try:
+        return select_rules(load_rules(), select, ignore)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def convention_name(given: AuditOptions, config: Config) -> str:
+    if given.convention:
+        return given.convention
+    value = config.get("convention")
+    if value is None:
+        return "aind-open-data"
+    return value if value in BUILTIN else config.resolve_path(value)
+
+
+def load_run_convention(given: AuditOptions, config: Config) -> Convention:
+    return load_convention(convention_name(given, config))
+
+
+def ledger_path(given: AuditOptions, config: Config) -> str | None:
+    """``--ledger``, or the config's ``ledger`` (relative to the config file)."""
+    if given.ledger:
+        return given.ledger
+    return config.resolve_path(config.get("ledger")) if config.get("ledger") else None
+
+
+def build_plan(targets: list[str], given: AuditOptions, config: Config, convention: Convention) -> RunPlan:
+    """The run plan from the options as given, the config file and the convention."""
+    rules = enabled_rules(given, config)
+    severities = {**convention.severity_overrides}
+    severities.update({c: Severity.parse(s) for c, s in config.get("severity", {}).items()})
+    remote = any(t.startswith("s3://") for t in targets)
+    jobs = given.jobs if given.jobs is not None else config.get("jobs", 32 if remote else 8)
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if given.destination is not None and not given.destination.startswith("s3://"):
+        raise UsageError(f"--destination {given.destination!r}: give an s3://BUCKET[/PREFIX] URL")
+    if given.inventory is not None and not all(t.startswith("s3://") for t in targets):
+        raise UsageError("--inventory gives the listing of an S3 bucket: use it with s3:// targets only")
+    s3 = S3Settings(
+        endpoint_url=given.endpoint_url,
+        region=given.region,
+        profile=given.profile,
+        no_sign_request=given.no_sign_request,
+    )
+    return RunPlan(
+        convention=convention,
+        rules=rules,
+        severities=severities,
+        jobs=jobs,
+        s3=s3,
+        inventory=given.inventory,
+        destination=given.destination,
+        ledger=ledger_path(given, config),
+    )
+
+
+def open_ledger(plan: RunPlan) -> Ledger | None:
+    """The plan's ledger, opened for this run (the caller closes it)."""
+    if not plan.ledger:
+        return None
+    from linter.ledger import Ledger, LedgerError
+
+    try:
+        return Ledger(plan.ledger)
+    except LedgerError as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,77 @@
+"""The run plan: everything one run was asked to do, decided once, typed and frozen.
+
+The command line (or any caller) builds a :class:`RunPlan`; the engine, the sources and the
+executors read it and never the command line. It sits below all of them (it imports only
+findings, conventions and the registry), so none of them needs to import another to learn an
+option, and it pickles, so the same plan reaches a worker thread, a worker process or a Dask
+worker unchanged.
+
+To add an option: add a typed field (with a default that keeps today's behaviour) to the
+dataclass that owns it here (:class:`S3Settings` for how S3 is reached, :class:`RunPlan` for
+the rest), fill it in ``linter.commands.common.build_plan`` from the command line and config,
+and read it where it is needed (a source takes the settings it needs as arguments, not the
+plan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from linter.conventions import Convention
+from linter.findings import Severity, Violation
+from linter.registry import Rule
+
+ExecutorKind = Literal["threads"]
+EXECUTORS: tuple[ExecutorKind, ...] = ("threads",)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """How to reach S3: the command line's ``--endpoint-url``, ``--region``, ``--profile``,
+    ``--no-sign-request``. Credentials come from boto3's usual chain (environment, profile,
+    instance or container role, SSO)."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    no_sign_request: bool = False
+    retry_mode: str = "adaptive"
+    max_attempts: int = 8
+    connect_timeout: float = 10.0
+    """Seconds to wait for a connection to S3, per attempt."""
+    read_timeout: float = 60.0
+    """Seconds to wait for an answer on an open connection, per attempt."""
+    page_size: int = 1000
+    """MaxKeys of each listing request (S3 never returns more than 1,000)."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run: the convention, the enabled rules and their severities, how to reach the data,
+    where the ledger is, and how the work is spread."""
+
+    convention: Convention
+    rules: Mapping[str, Rule]
+    """The enabled rules by code, in code order."""
+    severities: Mapping[str, Severity] = field(default_factory=dict)
+    """Severity overrides by rule code (convention first, then config)."""
+    jobs: int = 8
+    """Assets checked at the same time."""
+    executor: ExecutorKind = "threads"
+    s3: S3Settings = field(default_factory=S3Settings)
+    inventory: str | None = None
+    """``--inventory``: an S3 Inventory manifest to take the S3 listing from."""
+    destination: str | None = None
+    """``--destination s3://BUCKET[/PREFIX]``: where the target's assets will be published (I405)."""
+    ledger: str | None = None
+    """``--ledger``: the SQLite ledger's path. The driver opens it; workers never touch it."""
+
+    @property
+    def wants_versions(self) -> bool:
+        """Whether any enabled rule needs every version and delete marker of each asset."""
+        return any(r.needs_versions for r in self.rules.values())
+
+    def severity(self, rule: Rule, violation: Violation) -> Severity:
+        return self.severities.get(rule.code, violation.severity or rule.severity)
