@@ -1,12 +1,12 @@
-"""M201-M210 and L304 over real folders holding real aind-data-schema example files.
-
-Valid files are copied into asset folders under their bare names; broken ones are edited
-copies. Every test runs the real engine and asserts the exact findings.
+"""M201-M210 and L304 over real folders holding the project's own sidecars (tests/fixtures.py):
+2.x files made by the installed aind-data-schema models, 1.x files in the 1.x shape. A broken
+file is a valid one with one thing changed. Every test runs the real engine and asserts the
+exact findings.
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,76 +19,34 @@ from linter.engine import Linter
 from linter.findings import Finding, Severity
 from linter.plan import RunPlan
 from linter.registry import load_rules, select_rules
-from tests.conftest import FIXTURES, brief, lint_findings, make_tree
+from tests import fixtures as fx
+from tests.conftest import brief, lint_findings, make_tree
+from tests.fixtures import dump
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::UserWarning:aind_data_schema"),
 ]
 
-EXAMPLES = FIXTURES / "aind-metadata-examples"
-V1, V2, LEGACY = EXAMPLES / "v1.4.0", EXAMPLES / "v2.9.2", EXAMPLES / "legacy-data-description"
 CONVENTION = Path(__file__).resolve().parent.parent / "linter/conventions/aind-open-data.yaml"
 
-# v2 raw: the name's subject and time agree with the example data_description (123456, 16:30:01)
 RAW2 = "123456_2022-02-21_16-30-01"
-RAW1 = "ecephys_12345_2022-02-21_16-30-01"  # the 1.x example data_description's own name
+RAW1 = "ecephys_12345_2022-02-21_16-30-01"
 SUPPORTED = "1.x (aind-data-schema 1.4.0, JSON Schemas); 2.x (aind-data-schema 2.9.2, installed models)"
-
-V2_SET = {
-    "data_description.json": "data_description.json",
-    "subject.json": "subject.json",
-    "procedures.json": "thermistor_procedures.json",
-    "processing.json": "processing.json",
-    "instrument.json": "isi_instrument.json",
-    "acquisition.json": "barseq_acquisition.json",
-}
-V1_SET = {
-    "data_description.json": "data_description.json",
-    "subject.json": "subject.json",
-    "procedures.json": "procedures.json",
-    "processing.json": "processing.json",
-    "rig.json": "ephys_rig.json",
-    "session.json": "ephys_session.json",
-}
+T0 = dt.datetime(2022, 2, 21, 16, 30, 1, tzinfo=fx.PACIFIC)
 
 
-def example(generation: Path, file: str, /, **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((generation / file).read_text(encoding="utf-8"))
-    data.update(changes)
-    return data
+def v2_asset(name: str = RAW2, subject: str | None = None, **dd_changes: Any) -> dict[str, str]:
+    """A complete, valid 2.x asset whose files agree with its name."""
+    docs = fx.v2_sidecars(name, subject_id=subject)
+    if dd_changes:
+        docs["data_description.json"] = fx.data_description_v2(name, subject_id=subject, **dd_changes)
+    return {f"{name}/{bare}": dump(doc) for bare, doc in docs.items()}
 
 
-def dump(data: Any) -> str:
-    return json.dumps(data, indent=3)
-
-
-def v2_asset(name: str = RAW2, subject: str = "123456", **dd_changes: Any) -> dict[str, str]:
-    """A complete 2.x asset: the real example files, with names and subject ids agreeing."""
-    files = {}
-    for bare, source in V2_SET.items():
-        data = example(V2, source)
-        if "subject_id" in data:
-            data["subject_id"] = subject
-        if data.get("specimen_id"):  # the acquisition's specimens are named after the subject
-            data["specimen_id"] = [f"{subject}_bar001"]
-        if bare == "data_description.json":
-            data.update(name=name, **dd_changes)
-        files[f"{name}/{bare}"] = dump(data)
-    return files
-
-
-def v1_asset(name: str = RAW1, subject: str = "12345", **dd_changes: Any) -> dict[str, str]:
-    """A complete 1.x ecephys asset (session + rig), the real example files."""
-    files = {}
-    for bare, source in V1_SET.items():
-        data = example(V1, source)
-        if "subject_id" in data:
-            data["subject_id"] = subject
-        if bare == "data_description.json":
-            data.update(name=name, **dd_changes)
-        files[f"{name}/{bare}"] = dump(data)
-    return files
+def v1_asset(name: str = RAW1, subject: str | None = None) -> dict[str, str]:
+    """A complete, valid 1.x ecephys asset (session + rig)."""
+    return {f"{name}/{bare}": dump(doc) for bare, doc in fx.v1_sidecars(name, subject_id=subject).items()}
 
 
 def lint(target: Path, select: Iterable[str], convention: Path | None = None) -> list[Finding]:
@@ -118,7 +76,7 @@ def test_complete_valid_assets_of_both_generations_have_no_findings(tmp_path: Pa
     files = {
         **v2_asset(),
         **v1_asset(),
-        **v2_asset(derived, data_level="derived", source_data=[RAW2], creation_time="2022-02-22T10:00:00-08:00"),
+        **v2_asset(derived),
     }
     make_tree(tmp_path, files)
     assert lint_findings(tmp_path) == []
@@ -170,8 +128,8 @@ def test_m201_aind_data_schema_2_set(tmp_path: Path) -> None:
         {
             **v2_asset(),
             f"{derived}/results/units.csv": "u",
-            f"{only_subject}/subject.json": dump(example(V2, "subject.json", subject_id="654321")),
-            "777777_2022-02-21_16-30-01/model.json": dump(example(V2, "model.json")),
+            f"{only_subject}/subject.json": dump(fx.subject_v2("654321")),
+            "777777_2022-02-21_16-30-01/model.json": dump(fx.model_v2()),
         },
     )
     assert messages(lint(tmp_path / "b", ["M201"], conv)) == [
@@ -218,18 +176,9 @@ def test_m201_aind_data_schema_2_set(tmp_path: Path) -> None:
 def test_m201_aind_data_schema_1_set_follows_the_modality(tmp_path: Path) -> None:
     conv = convention_with(tmp_path, required_set="aind-data-schema-1")
     spim = "SmartSPIM_651286_2023-01-01_10-00-00"
-    spim_dd = example(V1, "data_description.json", name=spim, subject_id="651286")
-    spim_dd["modality"] = [{"name": "Selective plane illumination microscopy", "abbreviation": "SPIM"}]
-    files = v1_asset()
+    files: dict[str, str | bytes] = dict(v1_asset())
     del files[f"{RAW1}/rig.json"]
-    files.update(
-        {
-            f"{spim}/data_description.json": dump(spim_dd),
-            f"{spim}/subject.json": dump(example(V1, "subject.json", subject_id="651286")),
-            f"{spim}/procedures.json": dump(example(V1, "aibs_smartspim_procedures.json")),
-            f"{spim}/instrument.json": dump(example(V1, "aibs_smartspim_instrument.json")),
-        }
-    )
+    files.update(fx.asset_files(spim, generation=1, modality="SPIM", drop=["acquisition.json", "processing.json"]))
     make_tree(tmp_path / "b", files)
     why = "set 'aind-data-schema-1', for modality"
     assert messages(lint(tmp_path / "b", ["M201"], conv)) == [
@@ -282,16 +231,15 @@ def test_required_set_must_be_defined(tmp_path: Path) -> None:
 
 def test_m202_each_way_a_sidecar_is_not_a_json_object(tmp_path: Path) -> None:
     files: dict[str, str | bytes] = dict(v2_asset())
-    subject = (V2 / "subject.json").read_text(encoding="utf-8")
+    subject = str(files[f"{RAW2}/subject.json"])
+    processing = str(files[f"{RAW2}/processing.json"])
     files[f"{RAW2}/subject.json"] = subject.replace('"sex": "Male",', '"sex": "Male"')  # a lost comma
-    files[f"{RAW2}/procedures.json"] = "[" + (V2 / "thermistor_procedures.json").read_text(encoding="utf-8") + "]"
-    files[f"{RAW2}/processing.json"] = (
-        (V2 / "processing.json").read_text(encoding="utf-8").replace("Dr. Dan", "Dr. D\u00e4n").encode("latin-1")
-    )
-    files[f"{RAW2}/quality_control.json"] = "\ufeff" + (V2 / "quality_control.json").read_text(encoding="utf-8")
+    files[f"{RAW2}/procedures.json"] = "[" + str(files[f"{RAW2}/procedures.json"]) + "]"
+    files[f"{RAW2}/processing.json"] = processing.replace("Jane Doe", "Jane D\u00f6e").encode("latin-1")
+    files[f"{RAW2}/quality_control.json"] = "\ufeff" + dump(fx.quality_control_v2(T0))
     make_tree(tmp_path, files)
     found = lint(tmp_path, ["M202"])
-    offset = (V2 / "processing.json").read_text(encoding="utf-8").index("Dr. Dan") + len("Dr. D")
+    offset = processing.index("Jane Doe") + len("Jane D")
     after = subject[subject.index('"sex": "Male",') :].split("\n")[1]
     line = subject[: subject.index('"sex": "Male",')].count("\n") + 2
     column = len(after) - len(after.lstrip()) + 1
@@ -309,27 +257,27 @@ def test_m202_each_way_a_sidecar_is_not_a_json_object(tmp_path: Path) -> None:
 
 
 def test_m202_over_the_size_limit(tmp_path: Path) -> None:
-    conv = convention_with(tmp_path, max_json_bytes=4096)
+    conv = convention_with(tmp_path, max_json_bytes=1536)
     make_tree(tmp_path / "b", v2_asset())
-    size = len(dump(example(V2, "thermistor_procedures.json", subject_id="123456")).encode())
+    size = {p.name: p.stat().st_size for p in (tmp_path / "b" / RAW2).iterdir()}
+    # the limit sits between the asset's files: two are larger, the others are read and valid
+    assert sorted(name for name, n in size.items() if n > 1536) == ["acquisition.json", "subject.json"]
     found = lint(tmp_path / "b", ["M202", "M203", "M204"], conv)
     assert messages(found) == [
         (
             "M202",
-            f"{RAW2}/instrument.json",
-            "instrument.json is larger than the limit of 4096 bytes; not read",
+            f"{RAW2}/acquisition.json",
+            "acquisition.json is larger than the limit of 1536 bytes; not read",
         ),
         (
             "M202",
-            f"{RAW2}/processing.json",
-            "processing.json is larger than the limit of 4096 bytes; not read",
+            f"{RAW2}/subject.json",
+            "subject.json is larger than the limit of 1536 bytes; not read",
         ),
     ]
-    assert size <= 4096
-    sizes = {f.path: f.details["size"] for f in found}
-    assert sizes == {
-        f"{RAW2}/instrument.json": (tmp_path / "b" / RAW2 / "instrument.json").stat().st_size,
-        f"{RAW2}/processing.json": (tmp_path / "b" / RAW2 / "processing.json").stat().st_size,
+    assert {f.path: f.details["size"] for f in found} == {
+        f"{RAW2}/acquisition.json": size["acquisition.json"],
+        f"{RAW2}/subject.json": size["subject.json"],
     }
 
 
@@ -338,7 +286,7 @@ def test_m202_over_the_size_limit(tmp_path: Path) -> None:
 
 def test_m203_one_finding_per_error_with_its_json_path(tmp_path: Path) -> None:
     files = v2_asset()
-    subject = example(V2, "subject.json", subject_id="123456")
+    subject = fx.subject_v2("123456")
     subject["subject_details"]["sex"] = "Mal"
     subject["subject_details"]["weight_g"] = 23.5
     files[f"{RAW2}/subject.json"] = dump(subject)
@@ -359,7 +307,7 @@ def test_m203_one_finding_per_error_with_its_json_path(tmp_path: Path) -> None:
 
 def test_m203_1x_errors(tmp_path: Path) -> None:
     files = v1_asset()
-    session = example(V1, "ephys_session.json", subject_id="12345")
+    session = fx.session_v1("12345", T0)
     session["data_streams"][0]["stream_modalities"][0] = {"name": "x", "abbreviation": "zzz"}
     files[f"{RAW1}/session.json"] = dump(session)
     make_tree(tmp_path, files)
@@ -378,7 +326,7 @@ def test_m203_1x_errors(tmp_path: Path) -> None:
 def test_m203_caps_errors_per_file_and_counts_the_rest(tmp_path: Path) -> None:
     conv = convention_with(tmp_path, max_errors_per_file=2)
     files = v2_asset()
-    dd = example(V2, "data_description.json", name=RAW2)
+    dd = fx.data_description_v2(RAW2)
     for field in ("license", "institution", "funding_source", "investigators", "data_level"):
         del dd[field]
     files[f"{RAW2}/data_description.json"] = dump(dd)
@@ -404,7 +352,7 @@ def test_m203_caps_errors_per_file_and_counts_the_rest(tmp_path: Path) -> None:
 
 def test_m203_default_cap_is_20(tmp_path: Path) -> None:
     files = v2_asset()
-    procedures = example(V2, "thermistor_procedures.json", subject_id="123456")
+    procedures = fx.procedures_v2("123456")
     procedures["subject_procedures"] = [{"object_type": "Surgery", "bogus": i} for i in range(30)]
     files[f"{RAW2}/procedures.json"] = dump(procedures)
     make_tree(tmp_path, files)
@@ -417,14 +365,12 @@ def test_m203_mixed_generations_are_each_judged_by_their_own(tmp_path: Path) -> 
     """1.x and 2.x assets side by side, and a 2.x asset holding a 1.x data_description: no error
     at all, then exactly the one real 1.x error (not the 2.x model's flood)."""
     mixed = "654321_2022-02-21_16-30-01"
-    files = {**v2_asset(), **v1_asset(), **v2_asset(mixed, subject="654321")}
-    files[f"{mixed}/data_description.json"] = dump(
-        example(V1, "data_description.json", name=mixed, subject_id="654321")
-    )
+    files = {**v2_asset(), **v1_asset(), **v2_asset(mixed)}
+    files[f"{mixed}/data_description.json"] = dump(fx.data_description_v1(mixed))
     make_tree(tmp_path / "ok", files)
     assert lint(tmp_path / "ok", ["M", "L304"]) == []
 
-    broken = example(V1, "data_description.json", name=mixed, subject_id="654321")
+    broken = fx.data_description_v1(mixed)
     del broken["platform"]
     files[f"{mixed}/data_description.json"] = dump(broken)
     make_tree(tmp_path / "bad", files)
@@ -439,13 +385,14 @@ def test_m203_mixed_generations_are_each_judged_by_their_own(tmp_path: Path) -> 
 def test_m204_missing_malformed_and_unsupported(tmp_path: Path) -> None:
     legacy = "ecephys_664438_2023-04-13_14-35-51"
     files = v2_asset()
-    subject = example(V2, "subject.json")
+    subject = fx.subject_v2("123456")
     del subject["schema_version"]
     files[f"{RAW2}/subject.json"] = dump(subject)
-    files[f"{RAW2}/procedures.json"] = dump(example(V2, "thermistor_procedures.json", schema_version="2.2"))
-    files[f"{RAW2}/processing.json"] = dump(example(V2, "processing.json", schema_version=2))
-    files[f"{legacy}/data_description.json"] = (LEGACY / "data_description_0.4.0.json").read_text(encoding="utf-8")
-    files[f"{legacy}/rig.json"] = dump(example(V1, "ephys_rig.json", schema_version="2.0.0"))
+    files[f"{RAW2}/procedures.json"] = dump(fx.procedures_v2("123456") | {"schema_version": "2.2"})
+    files[f"{RAW2}/processing.json"] = dump(fx.processing_v2(T0) | {"schema_version": 2})
+    _, moment = fx.name_facts(legacy)
+    files[f"{legacy}/data_description.json"] = dump(fx.legacy_data_description(legacy, "664438", moment))
+    files[f"{legacy}/rig.json"] = dump(fx.rig_v1() | {"schema_version": "2.0.0"})
     make_tree(tmp_path, files)
     found = lint(tmp_path, ["M203", "M204"])
     assert [(f.rule, f.severity, f.path, f.message) for f in found] == [
@@ -496,8 +443,8 @@ def test_m204_quiet_for_declared_versions_of_both_generations(tmp_path: Path) ->
 
 def test_m205_both_files_of_a_pair(tmp_path: Path) -> None:
     files = v2_asset()
-    files[f"{RAW2}/session.json"] = dump(example(V1, "ophys_session.json", subject_id="123456"))
-    files[f"{RAW2}/rig.json"] = dump(example(V1, "ephys_rig.json"))
+    files[f"{RAW2}/session.json"] = dump(fx.session_v1("123456", T0))
+    files[f"{RAW2}/rig.json"] = dump(fx.rig_v1())
     make_tree(tmp_path, files)
     assert messages(lint(tmp_path, ["M205"])) == [
         (
@@ -524,7 +471,7 @@ def test_m205_quiet_with_one_of_each_pair(tmp_path: Path) -> None:
 def test_m206_name_differs_from_folder(tmp_path: Path) -> None:
     second = "123456_2022-02-21_16-30-02"
     files = {**v2_asset(), **v2_asset(second)}
-    files[f"{second}/data_description.json"] = dump(example(V2, "data_description.json", name=RAW2))
+    files[f"{second}/data_description.json"] = dump(fx.data_description_v2(RAW2))
     make_tree(tmp_path, files)
     assert messages(lint(tmp_path, ["M206"])) == [
         (
@@ -540,11 +487,12 @@ def test_m207_level_contradicts_the_name(tmp_path: Path) -> None:
     legacy_raw = "ecephys_624643_2022-07-26_10-52-15"
     files = {
         **v2_asset(),
-        f"{derived}/data_description.json": dump(example(V2, "data_description.json", name=derived)),
-        f"{RAW1}/data_description.json": dump(example(V1, "data_description.json", data_level="derived")),
+        f"{derived}/data_description.json": dump(fx.data_description_v2(RAW2) | {"name": derived}),
+        f"{RAW1}/data_description.json": dump(fx.data_description_v1(RAW1) | {"data_level": "derived"}),
         # legacy "raw data" is raw: no finding
-        f"{legacy_raw}/data_description.json": (LEGACY / "data_description_0.3.0_wrong_field.json").read_text(
-            encoding="utf-8"
+        f"{legacy_raw}/data_description.json": dump(
+            fx.legacy_data_description(legacy_raw, "624643", fx.name_facts(legacy_raw)[1])
+            | {"schema_version": "0.3.0", "data_level": "raw data"}
         ),
     }
     make_tree(tmp_path, files)
@@ -567,9 +515,9 @@ def test_m207_level_contradicts_the_name(tmp_path: Path) -> None:
 
 def test_m208_subject_ids_against_the_name(tmp_path: Path) -> None:
     files = v2_asset()
-    files[f"{RAW2}/subject.json"] = dump(example(V2, "subject.json", subject_id="123465"))
-    files[f"{RAW1}/data_description.json"] = dump(example(V1, "data_description.json", subject_id="54321"))
-    files[f"{RAW1}/subject.json"] = dump(example(V1, "subject.json"))
+    files[f"{RAW2}/subject.json"] = dump(fx.subject_v2("123465"))
+    files[f"{RAW1}/data_description.json"] = dump(fx.data_description_v1(RAW1, subject_id="54321"))
+    files[f"{RAW1}/subject.json"] = dump(fx.subject_v1("12345"))
     make_tree(tmp_path, files)
     assert messages(lint(tmp_path, ["M208"])) == [
         (
@@ -590,8 +538,8 @@ def test_m208_files_must_agree_when_the_name_has_no_subject(tmp_path: Path) -> N
     make_tree(
         tmp_path,
         {
-            f"{odd}/data_description.json": dump(example(V2, "data_description.json", subject_id="754897")),
-            f"{odd}/subject.json": dump(example(V2, "subject.json", subject_id="754879")),
+            f"{odd}/data_description.json": dump(fx.data_description_v2(odd, subject_id="754897")),
+            f"{odd}/subject.json": dump(fx.subject_v2("754879")),
         },
     )
     assert messages(lint(tmp_path, ["M208"])) == [
@@ -609,16 +557,19 @@ def test_m208_files_must_agree_when_the_name_has_no_subject(tmp_path: Path) -> N
 def test_m209_compares_wall_clock_time_to_the_second(tmp_path: Path) -> None:
     utc = "123456_2022-02-21_08-30-01"
     fraction = "123456_2022-02-21_16-30-02"
-    legacy = "661279_2023-03-23_15-31-18"  # real 0.6.2 file: creation_time 22:31:18 (UTC)
+    legacy = "661279_2023-03-23_15-31-18"  # a 0.6.2 file: creation_time 22:31:18 (UTC) and creation_date apart
     make_tree(
         tmp_path,
         {
-            **v2_asset(),  # creation_time 2022-02-21T16:30:01Z: same wall clock as the name
-            f"{utc}/data_description.json": dump(example(V2, "data_description.json", name=utc)),
+            **v2_asset(),  # creation_time 2022-02-21T16:30:01-08:00: same wall clock as the name
+            f"{utc}/data_description.json": dump(fx.data_description_v2(utc, creation_time=T0.replace(tzinfo=dt.UTC))),
             f"{fraction}/data_description.json": dump(
-                example(V2, "data_description.json", name=fraction, creation_time="2022-02-21T16:30:02.950-08:00")
+                fx.data_description_v2(fraction, creation_time=T0 + dt.timedelta(seconds=1.95))
             ),
-            f"{legacy}/data_description.json": (LEGACY / "data_description_0.6.2.json").read_text(encoding="utf-8"),
+            f"{legacy}/data_description.json": dump(
+                fx.legacy_data_description(legacy, "661279", dt.datetime(2023, 3, 23, 22, 31, 18))
+                | {"schema_version": "0.6.2"}
+            ),
         },
     )
     found = lint(tmp_path, ["M209"])
@@ -651,7 +602,7 @@ def test_m209_derived_asset_uses_its_processing_time(tmp_path: Path) -> None:
         tmp_path,
         {
             f"{derived}/data_description.json": dump(
-                example(V2, "data_description.json", name=derived, creation_time="2022-02-22T10:01:05-08:00")
+                fx.data_description_v2(derived, creation_time=dt.datetime(2022, 2, 22, 10, 1, 5, tzinfo=fx.PACIFIC))
             )
         },
     )
@@ -706,19 +657,18 @@ def test_l304_derived_asset_must_name_its_source(tmp_path: Path) -> None:
     legacy = f"{RAW1}_sorted_2022-02-22_10-00-00"
 
     def dd(name: str, **changes: Any) -> str:
-        return dump(example(V2, "data_description.json", name=name, data_level="derived", **changes))
+        doc = fx.data_description_v2(name, **changes)
+        return dump(doc if changes.get("source_data", ()) is not None else doc | {"source_data": None})
 
     make_tree(
         tmp_path,
         {
-            f"{RAW2}/data_description.json": dump(example(V2, "data_description.json")),
+            f"{RAW2}/data_description.json": dump(fx.data_description_v2(RAW2)),
             f"{base}/data_description.json": dd(base, source_data=["123456_2022-02-20_16-30-01"]),
             f"{named}/data_description.json": dd(named, source_data=["other_asset", RAW2]),
             f"{url}/data_description.json": dd(url, source_data=[f"s3://aind-open-data/{RAW2}/"]),
             f"{none}/data_description.json": dd(none, source_data=None),
-            f"{legacy}/data_description.json": dump(
-                example(V1, "data_description.json", name=legacy, data_level="derived", input_data_name=RAW1)
-            ),
+            f"{legacy}/data_description.json": dump(fx.data_description_v1(legacy, input_data_name=RAW1)),
         },
     )
     assert messages(lint(tmp_path, ["L304"])) == [
