@@ -39,9 +39,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-FIXTURES = REPO.parent / "shared" / "fixtures" / "aind-metadata-examples" / "v2.9.2"
-# the same realistic sidecar set (real 2.9.2 example files under their bare names) as the S3 tests
-from tests.s3_audit_helpers import SIDECARS  # noqa: E402
+# the same sidecar set (valid aind-data-schema 2.9.2 files from the project's builder) as the S3 tests
+from tests.s3_audit_helpers import sidecar_files  # noqa: E402
 
 DATA_OBJECTS = (
     "ecephys/ecephys_clipped/Record Node 101/settings.xml",
@@ -88,7 +87,7 @@ def build(endpoint: str, bucket: str, start: int, stop: int, threads: int) -> fl
         region_name="us-east-1",
         config=Config(max_pool_connections=threads + 4, retries={"mode": "standard", "total_max_attempts": 10}),
     )
-    sidecars = {key: (FIXTURES / example).read_bytes() for key, example in SIDECARS.items()}
+    sidecars = sidecar_files(asset_name(0))
     began = time.perf_counter()
 
     def put_asset(i: int) -> None:

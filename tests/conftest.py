@@ -25,7 +25,30 @@ pytest_plugins = ["tests.s3_fixtures", "tests.s3_audit_helpers"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+# Upstream material nobody on this project wrote (real aind-data-schema files, real asset
+# names, the SARIF schema): read in place, never copied into the repository. A clone without
+# ../shared beside it skips the tests that need it.
 FIXTURES = SHARED / "fixtures"
+SHARED_MISSING = (
+    f"needs the upstream fixtures in ../shared/fixtures ({FIXTURES}), which is absent; "
+    "they are read in place and not part of the repository"
+)
+needs_shared = pytest.mark.skipif(not FIXTURES.is_dir(), reason=SHARED_MISSING)
+
+
+def upstream(*parts: str) -> Path:
+    """A file or folder under ../shared/fixtures, read in place; skips the calling test when absent."""
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(SHARED_MISSING if not FIXTURES.is_dir() else f"{path} is absent")
+    return path
+
+
+def upstream_files(folder: str, pattern: str = "*.json") -> list[Any]:
+    """Parameters for ``pytest.mark.parametrize``: the matching files under ../shared/fixtures,
+    or one parameter that skips with the reason when the folder is absent."""
+    files = sorted((FIXTURES / folder).glob(pattern))
+    return files or [pytest.param(None, marks=pytest.mark.skip(reason=SHARED_MISSING), id="shared-absent")]
 
 
 def make_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:

@@ -21,14 +21,16 @@ states what it needs and breaks one field of an otherwise valid asset::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 Doc = dict[str, Any]
+P = ParamSpec("P")
 
 # AIND's wall-clock times are US Pacific; a fixed standard-time offset keeps every file the
 # same on every machine (no time-zone database needed).
@@ -86,6 +88,19 @@ def iso(moment: dt.datetime) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _quiet(build: Callable[P, Doc]) -> Callable[P, Doc]:
+    """Build without aind-data-schema's deprecation and 'recommended field' warnings: they are
+    about the models, not about the test that asked for a fixture."""
+
+    @functools.wraps(build)
+    def quietly(*args: P.args, **kwargs: P.kwargs) -> Doc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return build(*args, **kwargs)
+
+    return quietly
+
+
 def _json(model: Any) -> Doc:
     doc: Doc = json.loads(model.model_dump_json())
     return doc
@@ -97,6 +112,7 @@ def _modality(abbreviation: str) -> Any:
     return Modality.from_abbreviation(abbreviation)
 
 
+@_quiet
 def data_description_v2(
     name: str,
     *,
@@ -133,6 +149,7 @@ def data_description_v2(
     return _json(dd)
 
 
+@_quiet
 def subject_v2(subject_id: str, *, born: dt.date = dt.date(2021, 11, 2), sex: str = "Male") -> Doc:
     from aind_data_schema.components.subjects import BreedingInfo, Housing, MouseSubject, Sex
     from aind_data_schema.core.subject import Subject
@@ -154,12 +171,14 @@ def subject_v2(subject_id: str, *, born: dt.date = dt.date(2021, 11, 2), sex: st
     return _json(Subject(subject_id=subject_id, subject_details=details))
 
 
+@_quiet
 def procedures_v2(subject_id: str) -> Doc:
     from aind_data_schema.core.procedures import Procedures
 
     return _json(Procedures(subject_id=subject_id, notes="No procedures before this acquisition."))
 
 
+@_quiet
 def processing_v2(start: dt.datetime) -> Doc:
     """A 2.x processing.json: one compression step, starting at ``start``."""
     from aind_data_schema.components.identifiers import Code
@@ -176,6 +195,7 @@ def processing_v2(start: dt.datetime) -> Doc:
     return _json(Processing.create_with_sequential_process_graph(data_processes=[process]))
 
 
+@_quiet
 def instrument_v2(modalities: Iterable[str] = ("ecephys",), *, modified: dt.date = dt.date(2021, 6, 1)) -> Doc:
     """A 2.x instrument.json: a computer, and for SPIM the laser, objective and stage the
     Instrument model requires for that modality."""
@@ -216,6 +236,7 @@ def instrument_v2(modalities: Iterable[str] = ("ecephys",), *, modified: dt.date
     return _json(inst)
 
 
+@_quiet
 def acquisition_v2(subject_id: str, start: dt.datetime, modalities: Iterable[str] = ("ecephys",)) -> Doc:
     """A 2.x acquisition.json: one hour, one stream. An ecephys stream carries the manipulator's
     configuration (the model requires one for ecephys); a stream of a modality that needs more
@@ -261,6 +282,7 @@ def acquisition_v2(subject_id: str, start: dt.datetime, modalities: Iterable[str
     return _json(acq)
 
 
+@_quiet
 def quality_control_v2(when: dt.datetime, modality: str = "ecephys") -> Doc:
     from aind_data_schema.core.quality_control import QCMetric, QCStatus, QualityControl, Stage, Status
 
@@ -271,6 +293,7 @@ def quality_control_v2(when: dt.datetime, modality: str = "ecephys") -> Doc:
     return _json(QualityControl(metrics=[metric], default_grouping=["Probe drift"]))
 
 
+@_quiet
 def model_v2() -> Doc:
     from aind_data_schema.components.identifiers import Code
     from aind_data_schema.core.model import Model, ModelArchitecture, ModelPretraining

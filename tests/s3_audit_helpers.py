@@ -4,11 +4,11 @@ hook on the real clients; nothing is faked)."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import pytest
@@ -21,32 +21,22 @@ from linter.findings import AssetResult, Finding
 from linter.ledger import Ledger
 from linter.plan import RunPlan, S3Settings
 from linter.registry import load_rules, select_rules
-from tests.conftest import FIXTURES, CliResult, run_cli
+from tests.conftest import CliResult, run_cli
+from tests.fixtures import dump, v2_sidecars
 from tests.s3server import SeaweedServer
 
-EXAMPLES = FIXTURES / "aind-metadata-examples" / "v2.9.2"
-SIDECARS = {
-    "data_description.json": "data_description.json",
-    "subject.json": "subject.json",
-    "procedures.json": "procedures.json",
-    "processing.json": "processing.json",
-    "instrument.json": "ephys_instrument.json",
-    "acquisition.json": "ephys_acquisition.json",
-}
 READ_OPERATIONS = {"ListObjectsV2", "ListObjectVersions", "GetObject", "GetBucketVersioning"}
 
 
 def sidecar_files(name: str) -> dict[str, bytes]:
-    """The real aind-data-schema 2.9.2 example sidecars, with ``name`` in data_description."""
-    files = {}
-    for bare, example in SIDECARS.items():
-        data = (EXAMPLES / example).read_bytes()
-        if bare == "data_description.json":
-            doc = json.loads(data)
-            doc["name"] = name
-            data = json.dumps(doc, indent=2).encode()
-        files[bare] = data
-    return files
+    """A complete, valid set of aind-data-schema 2.9.2 sidecars agreeing with ``name``
+    (made by tests/fixtures.py)."""
+    return dict(_sidecar_files(name))
+
+
+@cache
+def _sidecar_files(name: str) -> tuple[tuple[str, bytes], ...]:
+    return tuple((bare, dump(doc).encode()) for bare, doc in v2_sidecars(name).items())
 
 
 def asset_files(name: str, data_objects: int = 2) -> dict[str, bytes]:

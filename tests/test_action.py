@@ -35,10 +35,10 @@ from tests.repo_copy import committed_copy, readme_blocks
 from tests.s3_audit_helpers import asset_files, put_files
 from tests.s3_fixtures import BucketHandle
 from tests.s3server import SeaweedServer
+from tests.third_party import github_action_schema, github_workflow_schema, sarif_validator
 
-DATA = Path(__file__).parent / "data"
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
-SARIF_VALIDATOR = jsonschema.Draft4Validator(json.loads((DATA / "sarif-schema-2.1.0.json").read_text()))
+SARIF_VALIDATOR = sarif_validator()
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 GOOD = "123456_2022-02-21_16-30-01"  # the name and creation_time the v2.9.2 example sidecars carry: clean
@@ -50,8 +50,7 @@ BROKEN = "smartspim_653158_2023-02-01_10-00-00"
 
 
 def test_action_yml_is_valid_action_metadata() -> None:
-    schema = json.loads((DATA / "github-action.schema.json").read_text(encoding="utf-8"))
-    jsonschema.Draft7Validator(schema).validate(ACTION)
+    jsonschema.Draft7Validator(github_action_schema()).validate(ACTION)
     assert ACTION["runs"]["using"] == "composite"
     assert set(ACTION["inputs"]) == {
         "target",
@@ -379,8 +378,7 @@ def test_readme_workflow_is_a_valid_workflow_that_uses_this_action() -> None:
     [workflow_text] = [b for b in readme_blocks("yaml") if "jobs:" in b]
     workflow = yaml.safe_load(workflow_text)
     workflow["on"] = workflow.pop(True)  # PyYAML reads the key `on` as YAML 1.1's boolean; GitHub does not
-    schema = json.loads((DATA / "github-workflow.schema.json").read_text(encoding="utf-8"))
-    jsonschema.Draft7Validator(schema).validate(workflow)
+    jsonschema.Draft7Validator(github_workflow_schema()).validate(workflow)
     assert workflow["permissions"] == {"contents": "read", "id-token": "write", "security-events": "write"}
     steps = workflow["jobs"]["audit"]["steps"]
     uses = [s.get("uses", "").split("@")[0] for s in steps]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from linter.ledger import Ledger
 from tests.conftest import REPO, make_tree, run_cli
+from tests.fixtures import dump, subject_v2
 from tests.s3_audit_helpers import asset_files, put_files, recorded_requests, s3_cli
 from tests.s3_fixtures import BucketHandle
 from tests.s3server import SeaweedServer
@@ -28,7 +29,8 @@ def read_only(path: Path) -> sqlite3.Connection:
 
 def test_unchanged_reaudit_fetches_no_sidecar(aws_env: SeaweedServer, s3_bucket: BucketHandle, tmp_path: Path) -> None:
     client, bucket = s3_bucket
-    put_files(client, bucket, {**asset_files(RAW), **asset_files(OTHER), **asset_files(DERIVED)})
+    mistyped = {f"{RAW}/subject.json": dump(subject_v2("123465"))}
+    put_files(client, bucket, {**asset_files(RAW), **asset_files(OTHER), **asset_files(DERIVED), **mistyped})
     ledger = tmp_path / "ledger.sqlite"
     args = ("check", f"s3://{bucket}", "--ledger", str(ledger), "--format", "json")
 
@@ -36,7 +38,7 @@ def test_unchanged_reaudit_fetches_no_sidecar(aws_env: SeaweedServer, s3_bucket:
         first = s3_cli(aws_env, *args)
     assert first.code == 1, first.err
     assert first_calls["GetObject"] == 18  # 3 assets x 6 sidecars, each read once
-    assert first.json()["findings"]  # the example sidecars do not match these names
+    assert [(f["rule"], f["path"]) for f in first.json()["findings"]] == [("M208", f"{RAW}/subject.json")]
 
     with recorded_requests() as second_calls:
         second = s3_cli(aws_env, *args)

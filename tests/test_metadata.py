@@ -1,11 +1,13 @@
 """linter.metadata: declared versions, validation by generation, JSON paths, lazy import.
 
-Every document here is a real aind-data-schema example file (from ../shared/fixtures), valid
-as shipped or broken by editing a copy.
+The documents are the project's own (tests/fixtures.py: 2.x made by the installed models, 1.x
+in the 1.x shape), valid as built or with one thing broken. The real aind-data-schema example
+files and legacy files are read in place from ../shared/fixtures (skipped when it is absent).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -27,10 +29,14 @@ from linter.metadata import (
     supported_text,
     validate_sidecar,
 )
-from tests.conftest import FIXTURES, REPO
+from tests import fixtures as fx
+from tests.conftest import FIXTURES, REPO, upstream_files
 
-EXAMPLES = FIXTURES / "aind-metadata-examples"
-V1, V2, LEGACY = EXAMPLES / "v1.4.0", EXAMPLES / "v2.9.2", EXAMPLES / "legacy-data-description"
+EXAMPLES = "aind-metadata-examples"
+V1 = FIXTURES / EXAMPLES / "v1.4.0"
+RAW1 = "ecephys_12345_2022-02-21_16-30-01"
+RAW2 = "123456_2022-02-21_16-30-01"
+T0 = dt.datetime(2022, 2, 21, 16, 30, 1, tzinfo=fx.PACIFIC)
 CORE_STEMS = (
     "data_description",
     "quality_control",
@@ -54,6 +60,24 @@ SUPPORTED = "1.x (aind-data-schema 1.4.0, JSON Schemas); 2.x (aind-data-schema 2
 def bare_name(path: Path) -> str:
     """The name a real asset stores an example under: ``ephys_rig.json`` -> ``rig.json``."""
     return next(f"{stem}.json" for stem in CORE_STEMS if path.stem.endswith(stem))
+
+
+# a 1.x surgery with one procedure: the shape of a discriminated union (procedure_type) inside
+# another, for the fast-keyword test
+SURGERY = {
+    "procedure_type": "Surgery",
+    "start_date": "2022-01-10",
+    "experimenter_full_name": "Jane Doe",
+    "protocol_id": "dx.doi.org/10.17504/protocols.io.example",
+    "animal_weight_prior": "22.1",
+    "procedures": [
+        {
+            "procedure_type": "Perfusion",
+            "protocol_id": "dx.doi.org/10.17504/protocols.io.example2",
+            "output_specimen_ids": ["12345-001"],
+        }
+    ],
+}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -100,7 +124,7 @@ def test_supported_generations_are_named() -> None:
     ],
 )
 def test_declared_version_problems(value: object, problem: str, message: str) -> None:
-    data = load(V2 / "subject.json") | {"schema_version": value}
+    data = fx.subject_v2("123456") | {"schema_version": value}
     verdict = declared_version("subject.json", data)
     assert (verdict.problem, verdict.message) == (problem, message)
     result = validate_sidecar("subject.json", data)
@@ -108,7 +132,7 @@ def test_declared_version_problems(value: object, problem: str, message: str) ->
 
 
 def test_missing_schema_version() -> None:
-    data = load(V2 / "subject.json")
+    data = fx.subject_v2("123456")
     del data["schema_version"]
     verdict = declared_version("subject.json", data)
     assert (verdict.problem, verdict.message) == (
@@ -117,8 +141,11 @@ def test_missing_schema_version() -> None:
     )
 
 
-@pytest.mark.parametrize("path", sorted(LEGACY.glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", upstream_files(f"{EXAMPLES}/legacy-data-description"), ids=lambda p: p.name if p else "absent"
+)
 def test_legacy_0x_files_are_unsupported_and_not_validated(path: Path) -> None:
+    """Real 0.x files (upstream, read in place)."""
     data = load(path)
     result = validate_sidecar("data_description.json", data)
     assert result.version.problem == "unsupported" and result.version.generation == 0
@@ -130,24 +157,53 @@ def test_legacy_0x_files_are_unsupported_and_not_validated(path: Path) -> None:
 
 
 def test_a_file_type_the_generation_does_not_have() -> None:
-    rig = load(V1 / "ephys_rig.json") | {"schema_version": "2.0.0"}
+    rig = fx.rig_v1() | {"schema_version": "2.0.0"}
     verdict = declared_version("rig.json", rig)
     assert verdict.problem == "no-schema"
     assert verdict.message == (
         "rig.json declares schema_version 2.0.0, but generation 2.x has no rig model; supported: acquisition, "
         "data_description, instrument, model, procedures, processing, quality_control, subject"
     )
-    model = load(V2 / "model.json") | {"schema_version": "1.0.0"}
+    model = fx.model_v2() | {"schema_version": "1.0.0"}
     assert declared_version("model.json", model).problem == "no-schema"
 
 
-# --- validation: every real example is valid against its own generation ----------------------
+# --- validation: every fixture and every real example is valid against its own generation ----
+
+FIXTURE_SETS = {
+    "2.x raw": lambda: fx.v2_sidecars(RAW2),
+    "2.x derived": lambda: fx.v2_sidecars(f"{RAW2}_sorted_2022-02-22_10-00-00"),
+    "2.x SPIM": lambda: fx.v2_sidecars("SmartSPIM_651286_2023-01-01_10-00-00", modalities=["SPIM"]),
+    "2.x behavior": lambda: fx.v2_sidecars("behavior_651286_2023-01-01_10-00-00", modalities=["behavior"]),
+    "2.x others": lambda: {"quality_control.json": fx.quality_control_v2(T0), "model.json": fx.model_v2()},
+    "1.x ecephys": lambda: fx.v1_sidecars(RAW1),
+    "1.x derived": lambda: fx.v1_sidecars(f"{RAW1}_sorted_2022-02-22_10-00-00"),
+    "1.x SPIM": lambda: fx.v1_sidecars("SmartSPIM_651286_2023-01-01_10-00-00", modality="SPIM"),
+    "1.x others": lambda: {
+        "quality_control.json": fx.quality_control_v1(T0),
+        "session.json": fx.session_v1("651286", T0, modality="behavior"),
+    },
+}
+
+
+@pytest.mark.parametrize("which", FIXTURE_SETS)
+def test_every_fixture_sidecar_is_valid_against_its_declared_generation(which: str) -> None:
+    docs = FIXTURE_SETS[which]()
+    generation = int(which[0])
+    for bare, doc in docs.items():
+        text = fx.dump(doc)
+        result = validate_sidecar(bare, json.loads(text), text)
+        assert (bare, result.version.generation, result.errors) == (bare, generation, ())
+        assert result.valid
 
 
 @pytest.mark.parametrize(
-    "path", sorted(V1.glob("*.json")) + sorted(V2.glob("*.json")), ids=lambda p: p.parent.name + "/" + p.name
+    "path",
+    upstream_files(f"{EXAMPLES}/v1.4.0") + upstream_files(f"{EXAMPLES}/v2.9.2"),
+    ids=lambda p: p.parent.name + "/" + p.name if p else "absent",
 )
 def test_every_real_example_is_valid_against_its_declared_generation(path: Path) -> None:
+    """The example files aind-data-schema ships (upstream, read in place)."""
     text = path.read_text(encoding="utf-8")
     result = validate_sidecar(bare_name(path), json.loads(text), text)
     generation = 1 if path.parent == V1 else 2
@@ -157,7 +213,7 @@ def test_every_real_example_is_valid_against_its_declared_generation(path: Path)
 
 
 def test_1x_file_is_judged_by_1x_not_flooded_with_2x_errors() -> None:
-    data = load(V1 / "data_description.json")
+    data = fx.data_description_v1(RAW1)
     result = validate_sidecar("data_description.json", data)
     assert result.valid and result.schema == "aind-data-schema 1.4.0 DataDescription (JSON Schema)"
     # what validating it with the installed 2.x model would have said instead
@@ -167,7 +223,6 @@ def test_1x_file_is_judged_by_1x_not_flooded_with_2x_errors() -> None:
         ("$.funding_source[0].funder.registry", "enum"),
         ("$.investigators[0].registry", "enum"),
         ("$.investigators[0].abbreviation", "extra_forbidden"),
-        ("$.project_name", "string_type"),
         ("$.modalities", "missing"),
         ("$.platform", "extra_forbidden"),
         ("$.label", "extra_forbidden"),
@@ -177,7 +232,7 @@ def test_1x_file_is_judged_by_1x_not_flooded_with_2x_errors() -> None:
 
 
 def test_1x_derived_data_description_uses_derived_model() -> None:
-    data = load(V1 / "data_description.json") | {"data_level": "derived"}
+    data = fx.data_description_v1(RAW1) | {"data_level": "derived"}
     result = validate_sidecar("data_description.json", data)
     assert result.schema == "aind-data-schema 1.4.0 DerivedDataDescription (JSON Schema)"
     assert [(e.json_path, e.message) for e in result.errors] == [
@@ -188,15 +243,15 @@ def test_1x_derived_data_description_uses_derived_model() -> None:
 
 def test_a_minor_version_difference_is_not_a_schema_error() -> None:
     """Within a generation the declared version is judged by M204 alone (1.x schemas pin it with const)."""
-    assert validate_sidecar("subject.json", load(V1 / "subject.json") | {"schema_version": "1.0.0"}).valid
-    assert validate_sidecar("subject.json", load(V2 / "subject.json") | {"schema_version": "2.0.1"}).valid
+    assert validate_sidecar("subject.json", fx.subject_v1("12345") | {"schema_version": "1.0.0"}).valid
+    assert validate_sidecar("subject.json", fx.subject_v2("123456") | {"schema_version": "2.0.1"}).valid
 
 
 # --- errors: JSON paths and messages -------------------------------------------------------------
 
 
 def test_2x_errors_have_json_paths_without_pydantic_union_tags() -> None:
-    data = load(V2 / "subject.json")
+    data = fx.subject_v2("123456")
     data["subject_details"]["sex"] = "Mal"
     data["subject_details"]["weight_g"] = 23.5
     del data["subject_id"]
@@ -208,7 +263,7 @@ def test_2x_errors_have_json_paths_without_pydantic_union_tags() -> None:
 
 
 def test_2x_errors_inside_arrays() -> None:
-    data = load(V2 / "barseq_acquisition.json")
+    data = fx.acquisition_v2("123456", T0)
     data["data_streams"][0]["modalities"][0]["abbreviation"] = "xx"
     data["data_streams"][0]["stream_start_time"] = "garbage"
     found = validate_sidecar("acquisition.json", data).errors
@@ -222,14 +277,14 @@ def test_2x_errors_inside_arrays() -> None:
 
 
 def test_2x_cross_field_validator_error_sits_at_the_document() -> None:
-    data = load(V2 / "data_description.json") | {"source_data": ["123456_2022-02-21_16-30-01"]}
+    data = fx.data_description_v2(RAW2) | {"source_data": ["123456_2022-02-20_16-30-01"]}
     assert errors("data_description.json", data) == [
         ("$", "Value error, source_data must not be set when data_level is 'raw'")
     ]
 
 
 def test_1x_errors_have_json_paths_and_jsonschema_messages() -> None:
-    data = load(V1 / "subject.json")
+    data = fx.subject_v1("12345")
     data["sex"] = "Mal"
     data["extra"] = 1
     data["date_of_birth"] = "yesterday"
@@ -243,7 +298,7 @@ def test_1x_errors_have_json_paths_and_jsonschema_messages() -> None:
 
 
 def test_1x_discriminated_unions_report_the_branch_the_file_meant() -> None:
-    data = load(V1 / "ephys_session.json")
+    data = fx.session_v1("12345", T0)
     module = data["data_streams"][0]["ephys_modules"][0]
     module["primary_targeted_structure"] = {"name": "Nowhere"}
     data["data_streams"][0]["stream_modalities"][0] = {"name": "x", "abbreviation": "zzz"}
@@ -264,7 +319,7 @@ def test_1x_discriminated_unions_report_the_branch_the_file_meant() -> None:
 
 
 def test_1x_formats_follow_pydantic_leniency() -> None:
-    base = load(V1 / "data_description.json")
+    base = fx.data_description_v1(RAW1)
     for good in ("2022-02-21T16:30:01Z", "2022-02-21T16:30:01", "2022-02-21 16:30:01.123456+02:00"):
         assert validate_sidecar("data_description.json", base | {"creation_time": good}).valid, good
     assert errors("data_description.json", base | {"creation_time": "10:31:30"}) == [
@@ -278,7 +333,7 @@ def test_fast_1x_keywords_agree_with_plain_jsonschema() -> None:
     schema["properties"]["schema_version"] = {"type": "string"}
     plain = jsonschema.Draft202012Validator(schema)
     fast = metadata.FastDraft202012(schema)
-    good = load(V1 / "ophys_procedures.json")
+    good = fx.procedures_v1("12345") | {"subject_procedures": [SURGERY]}
     bad_tag = json.loads(json.dumps(good))
     bad_tag["subject_procedures"][0]["procedures"][0]["procedure_type"] = "Teleportation"
     bad_optional = json.loads(json.dumps(good))
@@ -305,11 +360,8 @@ def test_json_path_format(parts: list[str | int], expected: str) -> None:
 
 
 def test_validators_are_built_once_and_shared_across_threads() -> None:
-    texts = {
-        "subject.json": (V2 / "subject.json").read_text(encoding="utf-8"),
-        "session.json": (V1 / "ephys_session.json").read_text(encoding="utf-8"),
-    }
-    broken = load(V2 / "subject.json")
+    texts = {"subject.json": fx.dump(fx.subject_v2("123456")), "session.json": fx.dump(fx.session_v1("12345", T0))}
+    broken = fx.subject_v2("123456")
     broken["subject_details"]["sex"] = "Mal"
     results: list[tuple[int, int, tuple[SchemaError, ...]]] = []
     barrier = threading.Barrier(8)
@@ -338,10 +390,9 @@ def test_validators_are_built_once_and_shared_across_threads() -> None:
 
 
 def test_creation_moment_across_generations() -> None:
-    import datetime as dt
-
-    assert creation_moment(load(V2 / "data_description.json")) == dt.datetime(2022, 2, 21, 16, 30, 1)
-    assert creation_moment(load(LEGACY / "data_description_0.6.2.json")) == dt.datetime(2023, 3, 23, 22, 31, 18)
+    legacy = fx.legacy_data_description("661279_2023-03-23_15-31-18", "661279", dt.datetime(2023, 3, 23, 22, 31, 18))
+    assert creation_moment(fx.data_description_v2(RAW2)) == dt.datetime(2022, 2, 21, 16, 30, 1)
+    assert creation_moment(legacy) == dt.datetime(2023, 3, 23, 22, 31, 18)
     assert creation_moment({"creation_time": "2022-02-21T16:30:01.999-08:00"}) == dt.datetime(2022, 2, 21, 16, 30, 1)
     assert creation_moment({"creation_time": "soon"}) is None
     assert creation_moment({}) is None
@@ -379,8 +430,8 @@ def test_help_and_rules_do_not_import_aind_data_schema(argv: list[str]) -> None:
 def test_a_1x_only_bucket_never_imports_aind_data_schema(tmp_path: Path) -> None:
     asset = tmp_path / "ecephys_12345_2022-02-21_16-30-01"
     asset.mkdir()
-    (asset / "data_description.json").write_bytes((V1 / "data_description.json").read_bytes())
-    (asset / "subject.json").write_bytes((V1 / "subject.json").read_bytes())
+    (asset / "data_description.json").write_text(fx.dump(fx.data_description_v1(asset.name)), encoding="utf-8")
+    (asset / "subject.json").write_text(fx.dump(fx.subject_v1("12345")), encoding="utf-8")
     code = (
         "import sys, contextlib, io\n"
         "from linter.cli import main\n"

@@ -1,5 +1,6 @@
 """The example bucket shows every M2xx code (and L304), and holds assets with no finding at all;
-the same bucket in a real S3 server (SeaweedFS) gives the same metadata findings."""
+the same bucket in a real S3 server (SeaweedFS) gives the same metadata findings. The committed
+folder is exactly what the fixture builder makes (scripts/make_example_bucket.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import fixtures
 from tests.conftest import REPO, lint_findings
 from tests.s3_audit_helpers import aws_env, findings_of, make_linter, put_files, run_linter
 from tests.s3_fixtures import BucketHandle
@@ -20,12 +22,12 @@ pytestmark = [
 ]
 
 BUCKET = REPO / "examples" / "bucket"
-VALID_1X = "ecephys_123456_2022-12-12_05-06-07"
-VALID_2X = "ecephys_123456_2022-12-12_05-06-07_sorted-ks25_2022-12-12_06-07-08"
-BAD = "795133_2026-02-10_11-06-18"
-DUPLICATE = "795133_2026-02-10_11-06-19"
-DERIVED = f"{BAD}_processed_2026-02-11_09-00-00"
-LEGACY = "ecephys_664438_2023-04-13_14-35-51"
+VALID_1X = fixtures.EXAMPLE_VALID_1X
+VALID_2X = fixtures.EXAMPLE_VALID_2X
+BAD = fixtures.EXAMPLE_BAD
+DUPLICATE = fixtures.EXAMPLE_DUPLICATE
+DERIVED = fixtures.EXAMPLE_DERIVED
+LEGACY = fixtures.EXAMPLE_LEGACY
 
 EXPECTED = [
     ("M205", f"{BAD}/acquisition.json"),
@@ -47,6 +49,17 @@ EXPECTED = [
     ("M201", f"{LEGACY}/session.json"),
     ("M204", f"{LEGACY}/subject.json"),
 ]
+
+
+def test_committed_example_bucket_is_what_the_builder_makes() -> None:
+    """Every file of examples/bucket/ byte for byte, and no other file: regenerate it with
+    ``python scripts/make_example_bucket.py`` after changing tests/fixtures.py."""
+    expected = {
+        rel: body.encode() if isinstance(body, str) else body for rel, body in fixtures.example_bucket_files().items()
+    }
+    committed = {p.relative_to(BUCKET).as_posix(): p.read_bytes() for p in BUCKET.rglob("*") if p.is_file()}
+    assert sorted(committed) == sorted(expected)
+    assert [rel for rel in expected if committed[rel] != expected[rel]] == []
 
 
 def test_example_bucket_metadata_findings() -> None:

@@ -9,7 +9,7 @@ from linter.conventions import load_convention, parse_convention
 from linter.names import parse_name
 from linter.registry import load_rules, select_rules
 from linter.sources import Asset
-from tests.conftest import FIXTURES
+from tests.conftest import upstream
 
 CONV = load_convention("aind-open-data")
 
@@ -126,7 +126,8 @@ REAL_NAME_VERDICTS = {
 
 
 def real_names() -> list[str]:
-    lines = (FIXTURES / "real-asset-names.txt").read_text(encoding="utf-8").splitlines()
+    """Real asset names (upstream, ../shared/fixtures/real-asset-names.txt, read in place)."""
+    lines = upstream("real-asset-names.txt").read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 

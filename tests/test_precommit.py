@@ -4,7 +4,6 @@ real `pre-commit try-repo` against this repository in a temporary git repository
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,11 +16,11 @@ import yaml
 from linter.config import read_config
 from linter.conventions import load_convention
 from linter.precommit import select_assets
-from tests.conftest import FIXTURES, REPO, make_tree, run_cli
+from tests.conftest import REPO, make_tree, run_cli
+from tests.fixtures import data_description_v2, dump, make_asset
 from tests.repo_copy import GIT_ENV, committed_copy, git, readme_blocks
 
-V2 = FIXTURES / "aind-metadata-examples" / "v2.9.2"
-GOOD = "123456_2022-02-21_16-30-01"  # the name data_description.json of the v2.9.2 examples carries
+GOOD = "123456_2022-02-21_16-30-01"
 BROKEN = "smartspim_123456_2022-02-21_16-30-01"
 RAW = "ecephys_123456_2022-12-12_05-06-07"
 DERIVED = f"{RAW}_sorted-ks25_2022-12-12_06-07-08"
@@ -30,27 +29,13 @@ CONVENTION = load_convention("aind-open-data")
 
 def good_asset(root: Path, name: str = GOOD) -> Path:
     """A raw asset with a complete, valid set of aind-data-schema 2.9.2 sidecars."""
-    asset = root / name
-    asset.mkdir(parents=True)
-    for bare, example in [
-        ("data_description.json", "data_description.json"),
-        ("subject.json", "subject.json"),
-        ("procedures.json", "procedures.json"),
-        ("processing.json", "processing.json"),
-        ("instrument.json", "ephys_instrument.json"),
-        ("acquisition.json", "ephys_acquisition.json"),
-    ]:
-        shutil.copyfile(V2 / example, asset / bare)
-    make_tree(asset, {"ecephys/probe_a/settings.xml": "<settings/>"})
-    return asset
+    return make_asset(root, name, data={"ecephys/probe_a/settings.xml": "<settings/>"})
 
 
 def broken_asset(root: Path) -> Path:
     """A lower-case platform prefix, a data_description naming another folder, and most sidecars missing."""
     asset = root / BROKEN
-    asset.mkdir(parents=True)
-    shutil.copyfile(V2 / "data_description.json", asset / "data_description.json")
-    make_tree(asset, {"SPIM/tile_000.txt": "tile"})
+    make_tree(asset, {"data_description.json": dump(data_description_v2(GOOD)), "SPIM/tile_000.txt": "tile"})
     return asset
 
 

