@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     hook = sub.add_parser("hook", help="lint the assets the given files belong to (the pre-commit hook)")
     hook.add_argument("files", nargs="*", metavar="FILE", help="files of assets, e.g. the files staged for a commit")
     hook.add_argument(
+        "--staged",
+        action="store_true",
+        help="also the files git has staged for the commit (what the pre-commit hook uses: "
+        "each asset is linted once however pre-commit splits the file list)",
+    )
+    hook.add_argument(
         "--bucket-root",
         metavar="DIR",
         help="the folder holding the assets; a file's asset is its top-level folder under it "
@@ -138,7 +144,7 @@ def dispatch(args: argparse.Namespace, extra_reports: Sequence[tuple[str, IO[str
     if args.command == "baseline":
         return baseline.run(args.targets, audit_options(args), args.output)
     if args.command == "hook":
-        return hook.run(args.files, args.bucket_root, audit_options(args))
+        return hook.run(args.files, args.bucket_root, audit_options(args), staged=args.staged)
     if args.command == "rules":
         return rules_command.run(args.format)
     assert args.command == "explain"

@@ -1,8 +1,10 @@
-"""From the file names a pre-commit hook is given to the assets they belong to.
+"""From the files a commit touches to the assets they belong to.
 
-pre-commit passes the staged files (``.pre-commit-hooks.yaml``: entry ``aind-bucket-lint
-hook``). Each file belongs to one asset, and each asset is linted once, whole, however many
-of its files are staged:
+The pre-commit hook (``.pre-commit-hooks.yaml``: entry ``aind-bucket-lint hook --staged``,
+``pass_filenames: false``) asks git for the staged files itself: pre-commit splits a long list
+of file names into several runs of a hook, and an asset whose files fall into two runs would be
+linted, and reported, twice. Each file belongs to one asset, and each asset is linted once,
+whole, however many of its files are staged:
 
 * with a bucket root (``--bucket-root DIR`` or ``bucket-root`` in the config file), a file's
   asset is its top-level folder under the root; a file directly in the root is linted as a
@@ -17,7 +19,8 @@ of its files are staged:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from linter.conventions import Convention
@@ -75,3 +78,59 @@ def select_assets(
         if asset is not None:
             selection.setdefault(_label(asset.parent, cwd), set()).add(asset.name)
     return selection
+
+
+class GitError(Exception):
+    """git could not say which files are staged (not a repository, git missing, ...)."""
+
+
+def _git(args: list[str], cwd: Path) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        raise GitError(f"git {' '.join(args[:2])} failed: {done.stderr.strip() or f'exit {done.returncode}'}")
+    return done.stdout
+
+
+def repository_root(cwd: Path | None = None) -> Path:
+    """The top of the git work tree that holds ``cwd``."""
+    return Path(_git(["rev-parse", "--show-toplevel"], Path(cwd or Path.cwd())).strip())
+
+
+# added, copied, modified, deleted, type-changed; renames as a deletion and an addition, so
+# that the asset a file left is linted too
+_DIFF = ["--name-only", "-z", "--no-renames", "--diff-filter=ACMDT"]
+
+
+def staged_files(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> list[str]:
+    """The files of the commit being made, relative to ``cwd``: the staged changes, or, when
+    pre-commit runs a hook for a push (``PRE_COMMIT_FROM_REF``/``PRE_COMMIT_TO_REF`` set),
+    the files changed between those refs."""
+    cwd = Path(os.path.abspath(cwd or Path.cwd()))
+    env = os.environ if env is None else env
+    top = repository_root(cwd)
+    from_ref, to_ref = env.get("PRE_COMMIT_FROM_REF"), env.get("PRE_COMMIT_TO_REF")
+    if from_ref and to_ref:
+        out = _git(["diff", *_DIFF, f"{from_ref}...{to_ref}"], top)
+    else:
+        out = _git(["diff", "--cached", *_DIFF], top)
+    return [os.path.relpath(top / name, cwd) for name in out.split("\0") if name]
+
+
+def relocator(base: Path, cwd: Path | None = None) -> Callable[[str, str], str]:
+    """``(target label, finding path) -> path relative to base`` (the repository's root), for
+    reports read by a person in the repository. A path that would leave ``base``, or name base
+    itself (a repository that is one asset), stays as the target had it."""
+    cwd = Path(os.path.abspath(cwd or Path.cwd()))
+    base = Path(os.path.abspath(base))
+
+    def relocate(label: str, path: str) -> str:
+        rel = os.path.relpath(os.path.normpath(cwd / label / path), base)
+        if rel == "." or rel.startswith(".."):
+            return path
+        rel = rel.replace(os.sep, "/")
+        return rel + "/" if path.endswith("/") else rel
+
+    return relocate

@@ -66,3 +66,15 @@ def readme_blocks(language: str, section: str = "<!-- section:integrations (issu
     end = text.find("\n## ", start)
     body = text[start : end if end >= 0 else len(text)]
     return re.findall(rf"^```{re.escape(language)}\n(.*?)^```$", body, re.S | re.M)
+
+
+PLACEHOLDERS = {"<sha>", "<40-hex sha>"}
+
+
+def assert_pin_exists(ref: str, repo: Path = REPO) -> None:
+    """A README snippet pins this project by a placeholder the text explains, a full commit id,
+    or a tag that exists: never by a tag that was not published."""
+    if ref in PLACEHOLDERS or re.fullmatch(r"[0-9a-f]{40}", ref):
+        return
+    tags = git("tag", "--list", cwd=repo).split() if (repo / ".git").exists() else []
+    assert ref in tags, f"the README pins {ref!r}, which is no tag of this repository (tags: {tags})"

@@ -3,10 +3,12 @@ run locally, as the runner runs a composite action, against a SeaweedFS staging 
 
 The runner is imitated closely enough to matter: each `run:` step is written to a file and
 run with `bash --noprofile --norc -eo pipefail`, in `$GITHUB_WORKSPACE`, with the step's
-`env:` (its `${{ inputs.* }}` / `${{ steps.*.outputs.* }}` expressions evaluated here, the only
-kinds the action uses), fresh `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY` files, and
-`GITHUB_ACTION_PATH` pointing at a committed copy of this repository. What is not imitated:
-`uses:` steps (there are none) and the runner's own masking of secrets.
+`env:` (its `${{ inputs.* }}` / `${{ steps.*.outputs.* }}` expressions, and `a || b` of them,
+evaluated here: the only kinds the action uses), fresh `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`
+files, and `GITHUB_ACTION_PATH` pointing at a committed copy of this repository. What is not
+imitated: the one `uses:` step (`actions/cache`, which only saves and restores pip's download
+cache; its inputs are checked to name outputs the steps before it write) and the runner's own
+masking of secrets.
 
 The install step (`pip install "$GITHUB_ACTION_PATH"` into a fresh venv) costs 15-25 s, so it
 runs for real in one test only (`test_the_action_audits_a_staging_prefix`); the other tests
@@ -31,7 +33,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.repo_copy import committed_copy, readme_blocks
+from tests.repo_copy import assert_pin_exists, committed_copy, readme_blocks
 from tests.s3_audit_helpers import asset_files, put_files
 from tests.s3_fixtures import BucketHandle
 from tests.s3server import SeaweedServer
@@ -72,20 +74,30 @@ def test_inputs_reach_the_scripts_only_through_env() -> None:
     """No expression inside `run:` text (where it would be pasted into shell code); every
     input and step output used is one that exists."""
     steps = ACTION["runs"]["steps"]
-    ids = {s["id"] for s in steps}
     used: set[str] = set()
+    earlier: set[str] = set()  # ids of the steps before this one
     for step in steps:
-        assert step["shell"] == "bash"
-        assert "${{" not in step["run"], step["name"]
-        for value in step.get("env", {}).values():
+        if "uses" in step:
+            assert set(step) == {"name", "uses", "with"} and step["uses"] == "actions/cache@v4"
+            values = step["with"].values()
+        else:
+            assert step["shell"] == "bash"
+            assert "${{" not in step["run"], step["name"]
+            values = step.get("env", {}).values()
+        for value in values:
             for expr in EXPRESSION.findall(value):
                 if expr.startswith("inputs."):
                     used.add(expr.removeprefix("inputs."))
                 else:
-                    assert re.fullmatch(r"steps\.([\w-]+)\.outputs\.[\w-]+", expr) and expr.split(".")[1] in ids
+                    assert re.fullmatch(r"steps\.([\w-]+)\.outputs\.[\w-]+", expr) and expr.split(".")[1] in earlier
+        if "id" in step:
+            earlier.add(step["id"])
     assert used == set(ACTION["inputs"])
-    for output in ACTION["outputs"].values():
-        assert re.fullmatch(r"\$\{\{ steps\.audit\.outputs\.[\w-]+ \}\}", output["value"])
+    for name, output in ACTION["outputs"].items():
+        assert re.fullmatch(
+            r"\$\{\{ steps\.audit\.outputs\.[\w-]+( \|\| steps\.python\.outputs\.exit-code)? \}\}", output["value"]
+        )
+        assert output["value"].startswith(f"${{{{ steps.audit.outputs.{name} ")
 
 
 # --- running the steps ----------------------------------------------------------------------
@@ -119,6 +131,7 @@ class ActionRun:
     summary: str
     outputs: dict[str, str]
     workspace: Path
+    written: dict[str, dict[str, str]]  # each step's own outputs, as it wrote them
 
     def sarif(self) -> dict[str, Any]:
         doc = json.loads((self.workspace / self.outputs["sarif"]).read_text(encoding="utf-8"))
@@ -160,18 +173,22 @@ def run_action(
             base.setdefault(var, os.environ[var])
 
     def evaluate(value: str) -> str:
-        def one(m: re.Match[str]) -> str:
-            expr = m.group(1)
+        def term(expr: str) -> str:
             if expr.startswith("inputs."):
                 return values[expr.removeprefix("inputs.")]
             step, _, name = expr.removeprefix("steps.").partition(".outputs.")
             return step_outputs.get(step, {}).get(name, "")
+
+        def one(m: re.Match[str]) -> str:  # `a || b`: the first that is not empty
+            return next((v for v in (term(t.strip()) for t in m.group(1).split("||")) if v), "")
 
         return EXPRESSION.sub(one, value)
 
     stdout = stderr = ""
     code = 0
     for step in ACTION["runs"]["steps"]:
+        if "uses" in step:  # actions/cache: not run here (see the module's docstring)
+            continue
         if python is not None and step["id"] == "install":
             step_outputs["install"] = {"python": python}
             continue
@@ -197,7 +214,7 @@ def run_action(
             break
     outputs = {name: evaluate(spec["value"]) for name, spec in ACTION["outputs"].items()}
     text = summary.read_text(encoding="utf-8") if summary.exists() else ""
-    return ActionRun(code, stdout, stderr, text, outputs, workspace)
+    return ActionRun(code, stdout, stderr, text, outputs, workspace, step_outputs)
 
 
 @pytest.fixture(scope="session")
@@ -283,6 +300,10 @@ def test_the_action_audits_a_staging_prefix(
     assert run.outputs["findings"] == str(len(results))
     assert run.outputs["errors"] == str(levels.count("error"))
     assert run.outputs["warnings"] == str(levels.count("warning"))
+    assert run.outputs["notes"] == str(levels.count("note"))
+    # every output the audit writes is declared, and every declared output is written
+    assert set(run.written["audit"]) == set(ACTION["outputs"])
+    assert run.written["python"]["version"].startswith("3.")
 
     annotations = [line for line in run.stdout.splitlines() if line.startswith("::")]
     assert (
@@ -379,15 +400,22 @@ def test_readme_workflow_is_a_valid_workflow_that_uses_this_action() -> None:
     workflow = yaml.safe_load(workflow_text)
     workflow["on"] = workflow.pop(True)  # PyYAML reads the key `on` as YAML 1.1's boolean; GitHub does not
     jsonschema.Draft7Validator(github_workflow_schema()).validate(workflow)
-    assert workflow["permissions"] == {"contents": "read", "id-token": "write", "security-events": "write"}
+    # upload-sarif needs security-events: write, and contents/actions: read in private repositories
+    assert workflow["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "security-events": "write",
+        "actions": "read",
+    }
     steps = workflow["jobs"]["audit"]["steps"]
-    uses = [s.get("uses", "").split("@")[0] for s in steps]
+    uses = [s.get("uses", "").split("@") for s in steps]
     assert uses == [
-        "actions/checkout",
-        "aws-actions/configure-aws-credentials",
-        "AllenNeuralDynamics/aind-bucket-lint",
-        "github/codeql-action/upload-sarif",
+        ["actions/checkout", "v4"],
+        ["aws-actions/configure-aws-credentials", "v4"],
+        ["OWNER/aind-bucket-lint", "<sha>"],
+        ["github/codeql-action/upload-sarif", "v4"],
     ]
+    assert_pin_exists(uses[2][1])
     assert "role-to-assume" in steps[1]["with"]  # OIDC: a role, no stored keys
     lint, upload = steps[2], steps[3]
     assert set(lint["with"]) <= set(ACTION["inputs"])
@@ -395,3 +423,63 @@ def test_readme_workflow_is_a_valid_workflow_that_uses_this_action() -> None:
     assert upload["with"]["sarif_file"] == f"${{{{ steps.{lint['id']}.outputs.sarif }}}}"
     assert "sarif" in ACTION["outputs"] and "exit-code" in ACTION["outputs"]
     assert "!cancelled()" in upload["if"]  # runs after a failing audit step too
+
+
+def older_python() -> tuple[str, str] | None:
+    """(path, version) of a real Python older than 3.11 on this machine that runs, if there is one."""
+    import glob
+    import shutil
+
+    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3")))
+    candidates += [p for p in (shutil.which(f"python3.{minor}") for minor in range(6, 11)) if p]
+    for path in candidates:
+        done = subprocess.run(
+            [path, "-c", "import platform, sys; print(platform.python_version(), sys.version_info < (3, 11))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0 and done.stdout.split()[1:] == ["True"]:
+            return path, done.stdout.split()[0]
+    return None
+
+
+def test_a_python_that_does_not_run_stops_the_action_before_installing(workspace: Path, action_path: Path) -> None:
+    run = run_action({"target": "bucket", "python": "/nonexistent/python3"}, workspace, action_path, {})
+    assert run.code == 2
+    assert run.stdout == (
+        "::error title=aind-bucket-lint::input python: '/nonexistent/python3' is not a Python that runs; "
+        "give Python 3.11 or newer (e.g. after actions/setup-python)\n"
+    )
+    assert run.outputs["exit-code"] == "2"
+    assert set(run.written) == {"python"}  # neither the install nor the audit ran
+
+
+def test_a_python_older_than_3_11_stops_the_action_before_installing(workspace: Path, action_path: Path) -> None:
+    found = older_python()
+    if found is None:
+        pytest.skip("no Python older than 3.11 on this machine (python3.6-3.10 on PATH, or pyenv's)")
+    old, version = found
+    run = run_action({"target": "bucket", "python": old}, workspace, action_path, {})
+    assert run.code == 2
+    assert run.stdout == (
+        f"::error title=aind-bucket-lint::aind-bucket-lint needs Python 3.11 or newer; '{old}' is Python {version} "
+        "(set the python input, e.g. after actions/setup-python)\n"
+    )
+    assert run.outputs["exit-code"] == "2"
+    assert set(run.written) == {"python"}
+
+
+def test_pip_downloads_are_cached_between_runs() -> None:
+    """The cache step keeps pip's cache folder, the one the install step's pip uses, under a key
+    of the runner's OS, the Python version and the project's pyproject.toml."""
+    steps = {s.get("id", s["name"]): s for s in ACTION["runs"]["steps"]}
+    names = [s.get("id", s["name"]) for s in ACTION["runs"]["steps"]]
+    assert names == ["python", "Cache pip downloads", "install", "audit"]
+    cache = steps["Cache pip downloads"]
+    assert cache["with"] == {
+        "path": "${{ steps.python.outputs.pip-cache }}",
+        "key": "${{ steps.python.outputs.cache-key }}",
+        "restore-keys": "${{ steps.python.outputs.cache-key-prefix }}",
+    }
+    assert steps["install"]["env"]["PIP_CACHE_DIR"] == "${{ steps.python.outputs.pip-cache }}"

@@ -137,9 +137,11 @@ def run(
     *,
     extra_reports: Sequence[tuple[str, IO[str]]] = (),
     only: Mapping[str, Collection[str]] | None = None,
+    report_options: Mapping[str, Any] | None = None,
 ) -> int:
     """``extra_reports``: more (format, stream) reports of the same run (the GitHub Action);
-    ``only``: per target, the entries to check (the hook)."""
+    ``only``: per target, the entries to check (the hook); ``report_options``: more options
+    for the reporters (the hook's ``relocate``)."""
     config = load_config(given)
     convention = load_run_convention(given, config)
     plan = build_plan(list(targets), given, config, convention)
@@ -152,7 +154,12 @@ def run(
     try:
         out = open_output(given.output)
         try:
-            report_options = {"fail_on": fail_on, "convention": convention, "baseline": baseline is not None}
+            report_options = {
+                **(report_options or {}),
+                "fail_on": fail_on,
+                "convention": convention,
+                "baseline": baseline is not None,
+            }
             reporter: Reporter = get_reporter(fmt, out, report_options)
             if extra_reports:
                 reporter = Tee([reporter, *(get_reporter(f, stream, report_options) for f, stream in extra_reports)])

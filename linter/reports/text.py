@@ -8,18 +8,25 @@ from linter.findings import AssetResult
 
 
 class TextReporter:
+    """``options["relocate"]``, when given: ``(target label, path) -> path`` as shown (the hook
+    shows paths relative to the repository's root); else paths relative to the target root."""
+
     def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
         self.out = out
+        self.relocate = options.get("relocate")
+        self.label: str | None = None
 
     def start(self, header: dict[str, Any]) -> None:
         pass
 
     def target(self, label: str) -> None:
-        """Called before each target's results; this format does not need it."""
+        self.label = label
 
     def asset(self, result: AssetResult) -> None:
         for f in result.findings:
             where = f.path or f.asset or "."
+            if self.relocate is not None and self.label is not None and "://" not in self.label:
+                where = self.relocate(self.label, where)
             self.out.write(f"{where}: {f.rule} [{f.severity}] {f.message}\n")
 
     def finish(self, footer: dict[str, Any]) -> None:
