@@ -1,9 +1,12 @@
-"""The pre-commit hook: staged file names -> the assets they belong to, each linted once; and the
-real `pre-commit try-repo` against this repository in a temporary git repository."""
+"""The pre-commit hook: staged files (asked of git) -> the assets they belong to, each linted
+once, paths shown from the repository's root; and the real pre-commit, by `try-repo` and by a
+real `git commit` through an installed hook, against this repository in temporary git
+repositories."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,10 +18,10 @@ import yaml
 
 from linter.config import read_config
 from linter.conventions import load_convention
-from linter.precommit import select_assets
+from linter.precommit import select_assets, staged_files
 from tests.conftest import REPO, make_tree, run_cli
-from tests.fixtures import data_description_v2, dump, make_asset
-from tests.repo_copy import GIT_ENV, committed_copy, git, readme_blocks
+from tests.fixtures import data_description_v2, dump, make_asset, subject_v2
+from tests.repo_copy import GIT_ENV, assert_pin_exists, committed_copy, git, readme_blocks
 
 GOOD = "123456_2022-02-21_16-30-01"
 BROKEN = "smartspim_123456_2022-02-21_16-30-01"
@@ -194,13 +197,15 @@ def test_pre_commit_fails_a_commit_with_a_broken_asset(hook_repo: Path, data_rep
     out = done.stdout
     assert "aind-bucket-lint" in out and "Failed" in out and "- exit code: 1" in out
     lines = finding_lines(out)
-    # only the staged (broken) asset is linted; the committed good one is not
-    assert {line.split(":")[0] for line in lines} >= {BROKEN, f"{BROKEN}/data_description.json"}
-    assert all(line.startswith(BROKEN) for line in lines), lines
-    assert f"{BROKEN}: N102 [error] modality 'smartspim' is not in the vocabulary; did you mean 'SmartSPIM'?" in lines
+    # only the staged (broken) asset is linted; the committed good one is not; paths are shown
+    # from the repository's root
+    broken = f"bucket/{BROKEN}"
+    assert {line.split(":")[0] for line in lines} >= {broken, f"{broken}/data_description.json"}
+    assert all(line.startswith(broken) for line in lines), lines
+    assert f"{broken}: N102 [error] modality 'smartspim' is not in the vocabulary; did you mean 'SmartSPIM'?" in lines
     rules = {(line.split(":")[0], line.split(": ", 1)[1].split()[0]) for line in lines}
-    assert (f"{BROKEN}/data_description.json", "M206") in rules  # its name names another folder
-    assert (f"{BROKEN}/subject.json", "M201") in rules  # a required sidecar is missing
+    assert (f"{broken}/data_description.json", "M206") in rules  # its name names another folder
+    assert (f"{broken}/subject.json", "M201") in rules  # a required sidecar is missing
     assert "1 assets, 2 objects: " in out
 
 
@@ -215,6 +220,10 @@ def test_readme_pre_commit_snippets_are_valid(tmp_path: Path) -> None:
     [repo] = yaml.safe_load(pre_commit_config)["repos"]
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     assert [h["id"] for h in repo["hooks"]] == [h["id"] for h in hooks] == ["aind-bucket-lint"]
+    assert repo["repo"] == "https://github.com/OWNER/aind-bucket-lint"
+    assert_pin_exists(repo["rev"])  # no tag that was never published
+    # split-proof: the hook gets no file names from pre-commit and asks git for the staged ones
+    assert (hooks[0]["pass_filenames"], hooks[0]["entry"]) == (False, "aind-bucket-lint hook --staged")
     done = subprocess.run(
         [sys.executable, "-m", "pre_commit", "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")],
         capture_output=True,
@@ -233,3 +242,144 @@ def test_a_repository_that_is_one_asset(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir(repo)
     res = run_cli("hook", "--select", "N,L", "ecephys/a.bin")
     assert (res.code, res.out) == (0, "1 assets, 2 objects: 0 findings (0 errors, 0 warnings, 0 info)\n")
+
+
+# --- the files of the commit, asked of git --------------------------------------------------
+
+
+def test_staged_files_are_asked_of_git(data_repo: Path) -> None:
+    make_tree(data_repo, {"bucket/a/x.txt": "x", "bucket/a/y.txt": "y", "bucket/b/z.txt": "z", "keep.txt": "k"})
+    git("add", "-A", cwd=data_repo)
+    git("commit", "-q", "-m", "first", cwd=data_repo)
+    git("mv", "bucket/a/y.txt", "bucket/b/y.txt", cwd=data_repo)  # a move: both assets change
+    git("rm", "-q", "bucket/b/z.txt", cwd=data_repo)
+    make_tree(data_repo, {"bucket/c/new file.txt": "n", "bucket/a/x.txt": "x2", "untracked.txt": "u"})
+    git("add", "bucket/c", "bucket/a/x.txt", cwd=data_repo)
+    assert sorted(staged_files(data_repo)) == [
+        "bucket/a/x.txt",
+        "bucket/a/y.txt",
+        "bucket/b/y.txt",
+        "bucket/b/z.txt",
+        "bucket/c/new file.txt",
+    ]
+    # relative to the working directory, as the hook's other file names are
+    assert sorted(staged_files(data_repo / "bucket" / "a")) == [
+        "../b/y.txt",
+        "../b/z.txt",
+        "../c/new file.txt",
+        "x.txt",
+        "y.txt",
+    ]
+    # a pre-push run: the files between the refs pre-commit gives
+    git("commit", "-q", "-m", "second", cwd=data_repo)
+    env = {"PRE_COMMIT_FROM_REF": "HEAD~1", "PRE_COMMIT_TO_REF": "HEAD"}
+    assert staged_files(data_repo, {}) == []  # nothing staged after the commit
+    assert sorted(staged_files(data_repo, env)) == [
+        "bucket/a/x.txt",
+        "bucket/a/y.txt",
+        "bucket/b/y.txt",
+        "bucket/b/z.txt",
+        "bucket/c/new file.txt",
+    ]
+
+
+def test_hook_staged_lints_the_staged_assets_with_paths_from_the_repository_root(
+    data_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good_asset(data_repo / "bucket")
+    git("add", "-A", cwd=data_repo)
+    git("commit", "-q", "-m", "a good asset", cwd=data_repo)
+    make_asset(data_repo / "bucket", RAW, sidecars={"subject.json": subject_v2("123465")}, drop=["procedures.json"])
+    make_tree(data_repo, {"bucket/notes.txt": "n", ".aind-bucket-lint.yaml": "bucket-root: bucket\n"})
+    git("add", "-A", cwd=data_repo)
+    expected = [
+        "bucket/notes.txt: L302 [warning] file 'notes.txt' at the target root belongs to no asset",
+        f"bucket/{RAW}/procedures.json: M201 [error] required sidecar procedures.json is missing (set 'published')",
+        f"bucket/{RAW}/subject.json: M208 [error] subject.json subject_id '123465' differs from the name's "
+        "subject id '123456'",
+    ]
+    monkeypatch.chdir(data_repo)
+    res = run_cli("hook", "--staged")
+    assert (res.code, res.out.splitlines()[:-1], res.err) == (1, expected, "")
+    assert re.fullmatch(
+        r"1 assets?, 6 objects?: 3 findings? .*", res.out.splitlines()[-1]
+    )  # the good one is not linted
+    # from a folder below the root, the same files and the same paths
+    monkeypatch.chdir(data_repo / "bucket")
+    res = run_cli("hook", "--staged", "--config", "../.aind-bucket-lint.yaml")
+    assert (res.code, res.out.splitlines()[:-1]) == (1, expected)
+    # the machine-readable report keeps paths relative to the bucket root, its target
+    monkeypatch.chdir(data_repo)
+    doc = run_cli("hook", "--staged", "--format", "json").json()
+    assert doc["target"] == ["bucket"]
+    assert [f["path"] for f in doc["findings"]] == ["notes.txt", f"{RAW}/procedures.json", f"{RAW}/subject.json"]
+
+
+def test_hook_staged_outside_a_git_repository_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    res = run_cli("hook", "--staged")
+    assert res.code == 2 and res.out == ""
+    assert res.err.startswith(
+        "aind-bucket-lint: --staged: git rev-parse --show-toplevel failed: fatal: not a git repository"
+    )
+
+
+# --- a commit larger than pre-commit's split, through the installed hook -------------------
+
+
+def installed_hook(hook_repo: Path, data_repo: Path, home: Path) -> dict[str, str]:
+    """The README's .pre-commit-config.yaml, pointed at the committed copy of this repository and
+    pinned to its commit as the README says, installed as the data repository's git hook."""
+    [snippet, _] = [b for b in readme_blocks("yaml") if "jobs:" not in b]
+    config = yaml.safe_load(snippet)
+    [repo] = config["repos"]
+    assert repo["rev"] == "<40-hex sha>"
+    repo["repo"] = str(hook_repo)
+    repo["rev"] = git("rev-parse", "HEAD", cwd=hook_repo).strip()
+    (data_repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(home), "GIT_CONFIG_GLOBAL": os.devnull}
+    env.pop("PRE_COMMIT", None)
+    subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=data_repo, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    return env
+
+
+def test_a_commit_larger_than_pre_commits_split_reports_each_finding_once(
+    hook_repo: Path, data_repo: Path, tmp_path: Path
+) -> None:
+    """One asset of 3,000 Zarr chunks and its sidecars: pre-commit would pass these file names
+    in several runs; every finding and the summary still appear exactly once."""
+    from pre_commit.xargs import partition
+
+    chunks = {f"ecephys/ecephys_compressed/experiment1.zarr/traces_seg0/{i}.0": "c" for i in range(3000)}
+    make_asset(data_repo / "bucket", RAW, sidecars={"subject.json": subject_v2("123465")}, drop=["procedures.json"],
+               data=chunks)  # fmt: skip
+    make_tree(data_repo, {".aind-bucket-lint.yaml": "bucket-root: bucket\n"})
+    env = installed_hook(hook_repo, data_repo, tmp_path / "pre-commit-home")
+    git("add", "-A", cwd=data_repo)
+    staged = staged_files(data_repo)
+    assert len(staged) == 3000 + 5 + 2  # the chunks, five sidecars, the two config files
+    runs = partition(("aind-bucket-lint", "hook"), tuple(sorted(staged)), 1)
+    assert len(runs) >= 2  # pre-commit's own split would give the asset's files to several runs
+
+    done = subprocess.run(["git", "commit", "-m", "a large asset"], cwd=data_repo, env=env, capture_output=True,
+                          text=True, timeout=900, check=False)  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "aind-bucket-lint" in out and "Failed" in out
+    lines = finding_lines(out)
+    assert lines == [
+        f"bucket/{RAW}/procedures.json: M201 [error] required sidecar procedures.json is missing (set 'published')",
+        f"bucket/{RAW}/subject.json: M208 [error] subject.json subject_id '123465' differs from the name's "
+        "subject id '123456'",
+    ]
+    summaries = [line for line in out.splitlines() if re.match(r"\d+ assets?, \d+ objects?: ", line)]
+    assert summaries == [summaries[0]] and re.match(r"1 assets?, 3005 objects?: 2 findings?", summaries[0])
+    assert git("rev-list", "--all", cwd=data_repo) == ""  # the commit was refused
+    # with the findings fixed, the same large commit goes through
+    make_asset(data_repo / "bucket", RAW)
+    git("add", "-A", cwd=data_repo)
+    done = subprocess.run(["git", "commit", "-q", "-m", "a large asset"], cwd=data_repo, env=env,
+                          capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
