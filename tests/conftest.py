@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from importlib import resources
@@ -20,6 +20,7 @@ from linter.engine import Linter
 from linter.findings import Finding
 from linter.plan import RunPlan
 from linter.registry import load_rules, select_rules
+from tests.fixtures import write_files
 
 pytest_plugins = ["tests.s3_fixtures", "tests.s3_audit_helpers"]
 
@@ -51,20 +52,7 @@ def upstream_files(folder: str, pattern: str = "*.json") -> list[Any]:
     return files or [pytest.param(None, marks=pytest.mark.skip(reason=SHARED_MISSING), id="shared-absent")]
 
 
-def make_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
-    """Create files (and their folders) under ``root``; a key ending in '/' makes an empty folder."""
-    root.mkdir(parents=True, exist_ok=True)
-    for rel, content in files.items():
-        path = root / rel
-        if rel.endswith("/"):
-            path.mkdir(parents=True, exist_ok=True)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-    return root
+make_tree = write_files  # {relative path: content} under a root; a key ending in '/' is an empty folder
 
 
 def lint_findings(

@@ -36,24 +36,6 @@ P = ParamSpec("P")
 # same on every machine (no time-zone database needed).
 PACIFIC = dt.timezone(dt.timedelta(hours=-8))
 
-V2_SET = (
-    "data_description.json",
-    "subject.json",
-    "procedures.json",
-    "processing.json",
-    "instrument.json",
-    "acquisition.json",
-)
-V1_SET = ("data_description.json", "subject.json", "procedures.json", "processing.json", "rig.json", "session.json")
-V1_SPIM_SET = (
-    "data_description.json",
-    "subject.json",
-    "procedures.json",
-    "processing.json",
-    "instrument.json",
-    "acquisition.json",
-)
-
 _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})_(\d{2})-(\d{2})-(\d{2})")
 
 
@@ -316,7 +298,8 @@ def v2_sidecars(
     modalities: Iterable[str] = ("ecephys",),
     **dd_changes: Any,
 ) -> dict[str, Doc]:
-    """The complete 2.x set of an asset (``V2_SET``), agreeing with its name."""
+    """The complete 2.x set of an asset (data_description, subject, procedures, processing,
+    instrument, acquisition), agreeing with its name."""
     subject, moment = name_facts(name)
     subject = subject_id or subject
     mods = tuple(modalities)
@@ -619,8 +602,8 @@ def quality_control_v1(when: dt.datetime, modality: str = "ecephys") -> Doc:
 def v1_sidecars(
     name: str, *, subject_id: str | None = None, modality: str = "ecephys", **dd_changes: Any
 ) -> dict[str, Doc]:
-    """The complete 1.x set of an asset: ``V1_SET`` (session + rig) for ecephys, ``V1_SPIM_SET``
-    (acquisition + instrument) for SPIM."""
+    """The complete 1.x set of an asset: data_description, subject, procedures, processing, and
+    session + rig (ecephys, behavior) or acquisition + instrument (SPIM)."""
     subject, moment = name_facts(name)
     subject = subject_id or subject
     docs = {
@@ -645,11 +628,13 @@ def v1_sidecars(
 
 def sidecars(name: str, generation: int = 2, **changes: Any) -> dict[str, Doc]:
     """The complete, valid sidecar set of an asset of either generation."""
-    if generation == 2:
-        return v2_sidecars(name, **changes)
-    if generation == 1:
-        return v1_sidecars(name, **changes)
-    raise ValueError(f"no fixtures for generation {generation}")
+    if generation not in (1, 2):
+        raise ValueError(f"no fixtures for generation {generation}")
+    built: dict[str, Doc] = (v2_sidecars if generation == 2 else v1_sidecars)(name, **changes)
+    return built
+
+
+_complete_set = sidecars  # asset_files has a parameter of that name
 
 
 def asset_files(
@@ -665,7 +650,7 @@ def asset_files(
     set's builder, e.g. ``subject_id=``, ``modalities=``, ``creation_time=``), with ``sidecars``
     replacing or adding files (a dict is dumped; text or bytes are written as they are),
     ``drop`` leaving files out, and ``data`` adding data files (paths relative to the asset)."""
-    docs: dict[str, Doc | str | bytes] = dict(_builder(generation)(name, **changes))
+    docs: dict[str, Doc | str | bytes] = dict(_complete_set(name, generation, **changes))
     docs.update(sidecars or {})
     for bare in drop:
         docs.pop(bare)
@@ -676,16 +661,15 @@ def asset_files(
     return files
 
 
-def _builder(generation: int) -> Any:
-    if generation not in (1, 2):
-        raise ValueError(f"no fixtures for generation {generation}")
-    return v2_sidecars if generation == 2 else v1_sidecars
-
-
 def write_files(root: Path, files: Mapping[str, str | bytes]) -> Path:
-    """Write {relative path: content} under ``root``."""
+    """Write {relative path: content} under ``root`` (and the folders); a key ending in '/'
+    makes an empty folder."""
+    root.mkdir(parents=True, exist_ok=True)
     for rel, body in files.items():
         path = root / rel
+        if rel.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(body, bytes):
             path.write_bytes(body)
