@@ -18,6 +18,7 @@ from linter.commands import rules as rules_command
 from linter.commands.common import CHECK_FORMATS, FAIL_ON, AuditOptions
 from linter.config import ConfigError
 from linter.conventions import BUILTIN, ConventionError
+from linter.plan import EXECUTORS
 
 __all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_OK", "build_parser", "main"]
 
@@ -87,6 +88,18 @@ def add_check_options(p: argparse.ArgumentParser, report: bool = True) -> None:
     p.add_argument(
         "--jobs", "-j", type=int, metavar="N", help="assets checked in parallel (default 8; 32 with an s3:// target)"
     )
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        help="where assets are checked: threads, worker processes, or a Dask cluster "
+        "(default auto: processes for a validation-heavy target of many assets, else threads)",
+    )
+    p.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="the scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (also DASK_SCHEDULER_ADDRESS); "
+        "implies --executor dask",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress line on stderr (shown only on a terminal)")
     p.add_argument(
         "--ledger",
@@ -121,6 +134,8 @@ def audit_options(args: argparse.Namespace) -> AuditOptions:
         convention=args.convention,
         config=args.config,
         jobs=args.jobs,
+        executor=args.executor,
+        dask_scheduler=args.dask_scheduler,
         quiet=args.quiet,
         ledger=args.ledger,
         destination=args.destination,

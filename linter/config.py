@@ -23,6 +23,8 @@ SCHEMA: dict[str, Any] = {
         "convention": {"type": "string"},
         "format": {"type": "string"},
         "jobs": {"type": "integer", "minimum": 1, "maximum": 512},
+        "executor": {"enum": ["auto", "threads", "processes", "dask"]},
+        "dask-scheduler": {"type": "string"},
         "severity": {
             "type": "object",
             "propertyNames": {"pattern": "^[A-Z][0-9]{3}$"},

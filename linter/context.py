@@ -6,22 +6,93 @@ once, caches, and records what could not be read so the engine can report it (E9
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from linter import __version__
 from linter.conventions import Convention
 from linter.names import ParsedName, parse_name
-from linter.sources import Asset, ObjectInfo, ReadError, Source, SourceError, TooLarge
+from linter.sources import Asset, ObjectInfo, Reader, ReadError, Source, SourceError, TooLarge
 
 if TYPE_CHECKING:
     from linter.ledger import AssetHistory, VanishedAsset
 
 T = TypeVar("T")
 DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
+_MISSING = object()
+
+
+class ContentVerdicts:
+    """Verdicts by content identity (what ``AssetContext.by_content`` computes), shared by every
+    asset a process checks: the least recently used are dropped past ``capacity``. Two threads
+    asking for the same verdict at once compute it once: the second waits for the first."""
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._computing: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+            return default
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._put(key, value)
+
+    def _put(self, key: str, value: Any) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def compute(self, key: str, compute: Callable[[], tuple[T, bool]]) -> tuple[T, bool]:
+        """The verdict under ``key``, from the cache, or ``compute()`` -> (value, keep): kept
+        only when ``keep``. Returns (value, whether it was computed here)."""
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    self.hits += 1
+                    return self._items[key], False
+                running = self._computing.get(key)
+                if running is None:
+                    running = self._computing[key] = threading.Event()
+                    break
+            running.wait()  # another thread computes it; if it could not keep it, compute here
+        try:
+            self.misses += 1
+            value, keep = compute()
+            if keep:
+                with self._lock:
+                    self._put(key, value)
+            return value, True
+        finally:
+            with self._lock:
+                del self._computing[key]
+            running.set()
+
+
+def content_key(kind: str, identity: str, convention: Convention) -> str:
+    """The verdict cache's key: what was computed, of which bytes, under which convention and linter."""
+    return f"{kind}\0{identity}\0{convention.digest}\0{__version__}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +123,18 @@ class TargetInfo:
 
 
 class AssetContext:
-    def __init__(self, asset: Asset, target: TargetInfo, source: Source, history: AssetHistory | None = None) -> None:
+    def __init__(
+        self,
+        asset: Asset,
+        target: TargetInfo,
+        source: Reader,
+        history: AssetHistory | None = None,
+        *,
+        verdicts: ContentVerdicts | None = None,
+        known: dict[str, Any] | None = None,
+    ) -> None:
+        """``source``: what reads the asset's bytes; ``verdicts``: the process's verdict cache by
+        content; ``known``: verdicts by content the driver already had (e.g. from the ledger)."""
         self.asset = asset
         # what earlier audits recorded about this asset (with --ledger; None when never recorded)
         self.history = history
@@ -60,7 +142,11 @@ class AssetContext:
         self.convention = target.convention
         self._source = source
         self._memo: dict[Any, Any] = {}
+        self._verdicts = verdicts
+        self._known = known or {}
         self.read_errors: list[ReadError] = []
+        self.learned: dict[str, tuple[str, Any]] = {}
+        """Verdicts computed here by content: {cache key: (content identity, value)}, for the driver."""
 
     @property
     def name(self) -> str:
@@ -96,6 +182,50 @@ class AssetContext:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
+
+    def content_identity(self, key: str) -> str | None:
+        """What identifies the bytes of ``key``: its ETag or listed hash, else a hash of its bytes
+        (None when it cannot be read)."""
+        obj = self.objects_by_key.get(key)
+        if obj is None:
+            return None
+        if obj.content_id is not None:
+            return obj.content_id
+        limit = int(self.convention.section("metadata").get("max_json_bytes", DEFAULT_MAX_JSON_BYTES))
+        raw = self.read_bytes(key, limit)
+        return "sha256:" + hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else None
+
+    def by_content(self, key: str, kind: str, compute: Callable[[], T]) -> T:
+        """``compute()``, a verdict on the bytes of ``key`` alone, once per distinct content: an
+        object with the same identity (ETag, or content hash) checked for another asset, or by an
+        earlier run with a ledger, gives its verdict without computing again. ``kind`` names what
+        is computed (and any version it depends on, e.g. a schema release); the value must pickle."""
+
+        def lookup() -> T:
+            identity = self.content_identity(key)
+            if identity is None:
+                return compute()
+            cache_key = content_key(kind, identity, self.convention)
+            found = self._known.get(cache_key, _MISSING)
+            if found is not _MISSING:
+                return found  # type: ignore[no-any-return]
+
+            def run() -> tuple[T, bool]:
+                errors = len(self.read_errors)
+                value = compute()
+                return value, len(self.read_errors) == errors  # a verdict on unread parts is not kept
+
+            if self._verdicts is None:
+                value, computed = run()
+                keep = computed
+            else:
+                value, computed = self._verdicts.compute(cache_key, run)
+                keep = computed and cache_key in self._verdicts
+            if keep:
+                self.learned[cache_key] = (identity, value)
+            return value
+
+        return self.memo(("by_content", kind, key), lookup)
 
     def read_bytes(self, key: str, limit: int) -> bytes | TooLarge | None:
         """The object's bytes; TooLarge past ``limit``; None when unreadable (recorded for E901)."""

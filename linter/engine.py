@@ -1,23 +1,26 @@
-"""Runs the rules over the assets of each target, in parallel, streaming results out in order."""
+"""The driver: lists each target's assets, hands them to an executor as plain work items
+(``linter.work``), and streams the results out in order. It alone owns the ledger and the
+order of output; the rules run wherever the executor puts them."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import traceback
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from linter import __version__
-from linter.context import AssetContext, TargetContext, TargetInfo
+from linter.context import ContentVerdicts, TargetContext, TargetInfo
 from linter.conventions import Convention
-from linter.findings import AssetResult, Finding, Severity, Violation
+from linter.executors import Runner, choose_executor, new_token, open_runner
+from linter.findings import AssetResult, Finding, Severity
 from linter.plan import RunPlan
-from linter.registry import RULE_CRASHED, UNREADABLE, Rule, load_rules
-from linter.sources import Asset, ReadError, Source, SourceError, SourceFactory, open_source
+from linter.registry import Rule
+from linter.sources import Asset, Source, SourceError, SourceFactory, open_source
+from linter.work import VERDICTS, AssetOutcome, Checker, WorkItem
 
 if TYPE_CHECKING:
     from linter.ledger import Ledger, TargetLedger
@@ -65,8 +68,8 @@ def ordered_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], wi
 
 
 class Linter:
-    """Runs a :class:`~linter.plan.RunPlan`. The driver's side (the ledger, the order of the
-    results) stays here; each asset is checked by :meth:`lint_asset`.
+    """Runs a :class:`~linter.plan.RunPlan`. Use as a context manager (or call :meth:`close`)
+    so executors it started (worker processes, a local Dask cluster) are stopped.
 
     ``ledger``: the opened ledger of ``plan.ledger`` (the caller opens and closes it);
     ``verdicts``: a store of content verdicts when there is no ledger; ``open_source``: how
@@ -88,105 +91,83 @@ class Linter:
         self.verdicts = verdicts
         self.open_source = open_source
         self.on_listed = on_listed
-        enabled = plan.rules.values()
-        self.asset_rules = [r for r in enabled if r.scope == "asset" and not r.reads_content]
-        self.content_rules = [r for r in enabled if r.scope == "asset" and r.reads_content]
-        self.target_rules: list[tuple[Rule, Callable[..., Any]]] = [
-            (r, fn) for r in enabled for fn in (r.func if r.scope == "target" else r.target_func,) if fn is not None
-        ]
+        self.checker = Checker(plan)
+        self.content_rules = self.checker.content_rules
+        self._runners: dict[str, Runner] = {}
+        # verdicts by content this run learned, by content identity, for the items that follow
+        self._known = ContentVerdicts(capacity=4096)
         # the source of the latest target, for its request counts (tests, benchmarks)
         self.last_source: Source | None = None
+        self.last_executor: str | None = None
 
-    def finding(self, rule: Rule, v: Violation, asset: str | None) -> Finding:
-        severity = self.plan.severity(rule, v)
-        return Finding(rule.code, rule.name, severity, asset, v.path, v.message, dict(v.details))
+    def close(self) -> None:
+        runners, self._runners = self._runners, {}
+        for runner in runners.values():
+            runner.close()
 
-    def engine_finding(
-        self, code: str, asset: str | None, path: str | None, message: str, **details: Any
-    ) -> Finding | None:
-        rule = self.plan.rules.get(code)
-        if rule is None and code == UNREADABLE:
-            # what could not be read is always said, whatever --select/--ignore chose: an
-            # unread part must never look like a clean pass
-            rule = load_rules()[UNREADABLE]
-        if rule is None:
-            return None
-        return self.finding(rule, Violation(message, path, details), asset)
+    def __enter__(self) -> Linter:
+        return self
 
-    def unreadable(self, errors: Iterable[ReadError], asset: str | None) -> list[Finding]:
-        seen: set[tuple[str, str]] = set()
-        out = []
-        for err in errors:
-            if (err.path, err.message) in seen:
-                continue
-            seen.add((err.path, err.message))
-            f = self.engine_finding(UNREADABLE, asset, err.path, f"cannot read {err.path}: {err.message}")
-            if f is not None:
-                out.append(f)
-        return out
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-    def run_rule(
-        self, rule: Rule, ctx: Any, asset: str | None, func: Callable[..., Any] | None = None
-    ) -> list[Finding]:
-        """The rule's findings on ``ctx`` (``func``: the part to call, default the rule's own)."""
-        func = func or rule.func
-        assert func is not None
-        try:
-            return [self.finding(rule, v, v.asset or asset) for v in func(ctx)]
-        except Exception as exc:  # a crashing rule becomes a finding; the run goes on
-            frames = traceback.extract_tb(exc.__traceback__)[-3:]
-            crash = self.engine_finding(
-                RULE_CRASHED,
-                asset,
-                None,
-                f"rule {rule.code} {rule.name} crashed: {type(exc).__name__}: {exc}",
-                rule_code=rule.code,
-                exception=type(exc).__name__,
-                traceback=[f"{f.filename}:{f.lineno} in {f.name}" for f in frames],
-            )
-            return [crash] if crash is not None else []
+    def runner(self, kind: str) -> Runner:
+        if kind not in self._runners:
+            self._runners[kind] = open_runner(kind, self.plan)
+        return self._runners[kind]
+
+    # -- one asset, here ----------------------------------------------------------------------
 
     def lint_asset(
         self, source: Source, target: TargetInfo, name: str, ledger: TargetLedger | None = None
     ) -> AssetResult:
+        """List and check one asset in this thread (what each executor does, without one)."""
+        item = self.work_item(source, name, ledger)
+        outcome = self.checker.check(target, source, item, VERDICTS)
+        self.remember(item, outcome, ledger)
+        return outcome.result
+
+    def work_item(self, source: Source, name: str, ledger: TargetLedger | None) -> WorkItem:
+        """List one asset and gather what the driver knows about it (the listing stage)."""
         asset = source.load_asset(name)
         # the ledger's records of earlier runs are handed to the rules; they never query it
         history = ledger.history(name) if ledger is not None else None
-        ctx = AssetContext(asset, target, source, history)
-        findings: list[Finding] = []
-        # When nothing of the asset could be listed, only the name can be judged: rules about its
-        # objects would report everything as missing.
-        listing_failed = bool(asset.errors) and not asset.objects
-        for rule in self.asset_rules:
-            if not listing_failed or not rule.needs_listing:
-                findings.extend(self.run_rule(rule, ctx, name))
-        if not listing_failed:
-            findings.extend(self.content_findings(ctx, ledger if ledger is not None else self.verdicts))
+        item = WorkItem(asset, history)
+        if not self.content_rules:
+            return item
+        store: VerdictStore | None = ledger if ledger is not None else self.verdicts
+        if store is not None and not asset.errors:
+            fingerprint = content_fingerprint(asset, self.content_rules, self.plan.convention, self.plan.severities)
+            item.content = store.get_verdicts(name, fingerprint)
+        if item.content is None:
+            identities = {o.content_id for o in asset.objects if "/" not in o.key and o.content_id}
+            for identity in sorted(identities):
+                found = self._known.get(identity)
+                if found is None and ledger is not None:
+                    found = ledger.content_verdicts(identity)
+                    if found:
+                        self._known.put(identity, found)
+                if found:
+                    item.known.update(found)
+        return item
+
+    def remember(self, item: WorkItem, outcome: AssetOutcome, ledger: TargetLedger | None) -> None:
+        """What the ledger (or verdict store) keeps of one checked asset; in the driver, in order."""
+        asset = item.asset
+        store: VerdictStore | None = ledger if ledger is not None else self.verdicts
+        if outcome.content is not None and store is not None:
+            fingerprint = content_fingerprint(asset, self.content_rules, self.plan.convention, self.plan.severities)
+            store.put_verdicts(asset.name, fingerprint, outcome.content)
+        for key, (identity, value) in outcome.learned.items():
+            known = self._known.get(identity) or {}
+            known[key] = value
+            self._known.put(identity, known)
+            if ledger is not None:
+                ledger.put_content_verdict(identity, key, value)
         if ledger is not None:
             ledger.record(asset)
-        errors = [*asset.errors, *ctx.read_errors]
-        findings.extend(self.unreadable(errors, name))
-        findings.sort(key=Finding.sort_key)
-        parsed = ctx.parsed
-        return AssetResult(name, parsed.level, parsed.source, len(asset.objects), findings, complete=not errors)
 
-    def content_findings(self, ctx: AssetContext, store: VerdictStore | None = None) -> list[Finding]:
-        """Run the content rules, or reuse their verdicts when the asset's sidecars are unchanged."""
-        if not self.content_rules:
-            return []
-        fingerprint = ""
-        if store is not None and not ctx.asset.errors:
-            fingerprint = content_fingerprint(ctx.asset, self.content_rules, self.plan.convention, self.plan.severities)
-            cached = store.get_verdicts(ctx.name, fingerprint)
-            if cached is not None:
-                return cached
-        out: list[Finding] = []
-        for rule in self.content_rules:
-            out.extend(self.run_rule(rule, ctx, ctx.name))
-        # a verdict reached while something could not be read is not worth remembering
-        if store is not None and fingerprint and not ctx.read_errors:
-            store.put_verdicts(ctx.name, fingerprint, out)
-        return out
+    # -- a target -----------------------------------------------------------------------------
 
     def lint_target(self, target: str, only: Collection[str] | None = None) -> Iterator[AssetResult]:
         """Yield the target's own result first (asset None), then each asset's, sorted by name.
@@ -221,10 +202,10 @@ class Linter:
 
         tctx = TargetContext(info, root_objects, linted=names, vanished=vanished, destination=destination)
         findings: list[Finding] = []
-        for rule, func in self.target_rules:
-            findings.extend(self.run_rule(rule, tctx, None, func))
+        for rule, func in self.checker.target_rules:
+            findings.extend(self.checker.run_rule(rule, tctx, None, func))
         root_errors = [*source.root_errors(), *tctx.read_errors]
-        findings.extend(self.unreadable(root_errors, None))
+        findings.extend(self.checker.unreadable(root_errors, None))
         checked = set(names)
         about_assets: dict[str, list[Finding]] = {}
         for f in findings:
@@ -237,11 +218,17 @@ class Linter:
         yield AssetResult(None, None, None, len(root_objects), findings, complete=not root_errors)
 
         jobs = max(1, plan.jobs)
+        kind = choose_executor(plan, len(names))
+        self.last_executor = kind
         try:
-            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lint") as pool:
-                for result in ordered_map(
-                    pool, lambda n: self.lint_asset(source, info, n, ledger), names, window=jobs * 4
-                ):
+            runner = self.runner(kind)
+            job = runner.job(new_token(), plan, info, source.reader())
+            # listing (requests, in this process's threads) feeds the executor, in order
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="list") as listing:
+                items = ordered_map(listing, lambda n: self.work_item(source, n, ledger), names, window=jobs * 2)
+                for item, outcome in runner.run(job, items):
+                    self.remember(item, outcome, ledger)
+                    result = outcome.result
                     extra = about_assets.pop(result.name or "", None)
                     if extra:
                         result.findings = sorted([*result.findings, *extra], key=Finding.sort_key)

@@ -26,8 +26,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import os
+import pickle
 import socket
 import sqlite3
 import threading
@@ -83,11 +85,37 @@ CREATE TABLE IF NOT EXISTS objects (
     gone_since TEXT,
     PRIMARY KEY (asset_id, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS content_verdicts (
+    identity TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    first_seen TEXT NOT NULL,
+    PRIMARY KEY (identity, key)
+) WITHOUT ROWID;
 CREATE VIEW IF NOT EXISTS object_history AS
     SELECT a.root, a.name AS asset, o.key, o.etag, o.size, o.last_modified, o.version_id, o.first_seen,
            CASE WHEN o.gone_since IS NULL THEN a.last_seen ELSE o.last_seen END AS last_seen, o.gone_since
     FROM objects o JOIN assets a ON a.id = o.asset_id;
 """
+
+
+_CONTENT_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS content_verdicts") :].split(";")[0]
+_SAFE_MODULES = ("builtins", "datetime", "collections", "enum")
+
+
+class _LinterUnpickler(pickle.Unpickler):
+    """Loads only the linter's own classes and plain builtins: a ledger is data, never code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "linter" or module.startswith(("linter.", "rules.")) or module in _SAFE_MODULES:
+            if module == "builtins" and name in ("eval", "exec", "compile", "open", "__import__", "getattr"):
+                raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a ledger")
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a ledger")
+
+
+def load_verdict(blob: bytes) -> Any:
+    return _LinterUnpickler(io.BytesIO(blob)).load()
 
 
 class LedgerError(Exception):
@@ -261,6 +289,8 @@ class Ledger:
                     [("application", APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
                 )
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("application") == APPLICATION:
+                db.execute(_CONTENT_TABLE)  # added to schema 1: ledgers written before gain it
         except sqlite3.DatabaseError as exc:
             db.close()
             raise LedgerError(f"{self.path}: not an aind-bucket-lint ledger ({exc})") from None
@@ -316,6 +346,7 @@ class TargetLedger:
         self._db = ledger.db
         self._mutex = ledger.mutex
         self._pending: list[_Pending] = []
+        self._content: list[tuple[str, str, bytes]] = []
         self._verdicts: dict[str, tuple[str, list[Finding]]] = {}
         self._histories: dict[str, AssetHistory | None] = {}
         self._last_flush = time.monotonic()
@@ -385,6 +416,28 @@ class TargetLedger:
         with self._mutex:
             self._verdicts[asset] = (fingerprint, list(findings))
 
+    def content_verdicts(self, identity: str) -> dict[str, Any]:
+        """Verdicts by content earlier runs reached on bytes of this identity: {cache key: value}."""
+        with self._mutex:
+            rows = self._db.execute(
+                "SELECT key, value FROM content_verdicts WHERE identity = ?", (identity,)
+            ).fetchall()
+        out = {}
+        for key, blob in rows:
+            try:
+                out[key] = load_verdict(blob)
+            except Exception:  # written by another version, or damaged: computed again
+                continue
+        return out
+
+    def put_content_verdict(self, identity: str, key: str, value: Any) -> None:
+        try:
+            blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return
+        with self._mutex:
+            self._content.append((identity, key, blob))
+
     def vanished(self, listed: Iterable[str]) -> list[VanishedAsset]:
         """Assets recorded under this root that the listing no longer shows, with their key counts."""
         present = set(listed)
@@ -446,14 +499,19 @@ class TargetLedger:
 
     def _flush_locked(self) -> None:
         self._last_flush = time.monotonic()
-        if not self._pending:
+        if not self._pending and not self._content:
             return
         pending, self._pending = self._pending, []
+        content, self._content = self._content, []
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             for p in pending:
                 self._write(p)
+            db.executemany(
+                "INSERT OR IGNORE INTO content_verdicts (identity, key, value, first_seen) VALUES (?, ?, ?, ?)",
+                [(i, k, v, self.now_text) for i, k, v in content],
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

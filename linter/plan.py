@@ -23,8 +23,8 @@ from linter.conventions import Convention
 from linter.findings import Severity, Violation
 from linter.registry import Rule
 
-ExecutorKind = Literal["threads"]
-EXECUTORS: tuple[ExecutorKind, ...] = ("threads",)
+ExecutorKind = Literal["auto", "threads", "processes", "dask"]
+EXECUTORS: tuple[ExecutorKind, ...] = ("auto", "threads", "processes", "dask")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,11 @@ class RunPlan:
     """Severity overrides by rule code (convention first, then config)."""
     jobs: int = 8
     """Assets checked at the same time."""
-    executor: ExecutorKind = "threads"
+    executor: ExecutorKind = "auto"
+    """Where assets are checked (``linter.executors``): ``auto`` picks threads, or worker
+    processes for a validation-heavy target of many assets, or Dask with ``dask_scheduler``."""
+    dask_scheduler: str | None = None
+    """``--dask-scheduler ADDRESS`` (or DASK_SCHEDULER_ADDRESS): an existing Dask cluster's scheduler."""
     s3: S3Settings = field(default_factory=S3Settings)
     inventory: str | None = None
     """``--inventory``: an S3 Inventory manifest to take the S3 listing from."""

@@ -53,7 +53,8 @@ def validation(ctx: AssetContext, key: str) -> Validation | None:
     if doc is None or doc.data is None:
         return None
     data, text = doc.data, doc.text
-    return ctx.memo(("metadata.validation", key), lambda: validate_sidecar(key, data, text))
+    # the same bytes validate the same way whichever asset holds them: once per content
+    return ctx.by_content(key, f"metadata.validation:{key}", lambda: validate_sidecar(key, data, text))
 
 
 def _level(ctx: AssetContext) -> str:

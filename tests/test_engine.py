@@ -219,6 +219,9 @@ class MemorySource:
     def existing_assets(self, names: Sequence[str]) -> frozenset[str]:
         return frozenset(n for n in names if n in self.assets)
 
+    def reader(self) -> MemorySource:
+        return self  # plain data: pickles to worker processes as it is
+
 
 def _lab_rule(ctx: AssetContext) -> Iterator[Violation]:
     """Our lab's assets carry a ``lab.json`` naming the lab."""

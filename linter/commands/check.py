@@ -128,6 +128,7 @@ def audit(
         reporter.finish({"finished_at": now(), "complete": outcome.complete, "summary": outcome.summary(baselined)})
     finally:
         progress.close()
+        linter.close()
     return outcome
 
 

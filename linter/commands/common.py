@@ -3,6 +3,7 @@ and turning those and the config file into a :class:`~linter.plan.RunPlan`."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ from linter.commands import UsageError
 from linter.config import Config, ConfigError, find_config, read_config
 from linter.conventions import BUILTIN, Convention, load_convention
 from linter.findings import Severity
-from linter.plan import RunPlan, S3Settings
+from linter.plan import EXECUTORS, RunPlan, S3Settings
 from linter.registry import Rule, load_rules, parse_codes, select_rules
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class AuditOptions:
     convention: str | None = None
     config: str | None = None
     jobs: int | None = None
+    executor: str | None = None
+    dask_scheduler: str | None = None
     quiet: bool = False
     ledger: str | None = None
     destination: str | None = None
@@ -96,6 +99,12 @@ def build_plan(targets: list[str], given: AuditOptions, config: Config, conventi
         raise UsageError(f"--destination {given.destination!r}: give an s3://BUCKET[/PREFIX] URL")
     if given.inventory is not None and not all(t.startswith("s3://") for t in targets):
         raise UsageError("--inventory gives the listing of an S3 bucket: use it with s3:// targets only")
+    scheduler = given.dask_scheduler or config.get("dask-scheduler") or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    executor = given.executor or config.get("executor", "auto")
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
+    if given.dask_scheduler and given.executor not in (None, "auto", "dask"):
+        raise UsageError(f"--dask-scheduler runs on a Dask cluster: it cannot go with --executor {executor}")
     s3 = S3Settings(
         endpoint_url=given.endpoint_url,
         region=given.region,
@@ -107,6 +116,8 @@ def build_plan(targets: list[str], given: AuditOptions, config: Config, conventi
         rules=rules,
         severities=severities,
         jobs=jobs,
+        executor=executor,
+        dask_scheduler=scheduler if executor in ("auto", "dask") else None,
         s3=s3,
         inventory=given.inventory,
         destination=given.destination,

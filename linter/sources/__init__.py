@@ -48,6 +48,14 @@ class ObjectInfo:
     version_id: str | None = None
     is_latest: bool = True
     is_delete_marker: bool = False
+    content_hash: str | None = None
+    """``sha256:<hex>`` of the bytes, where the source knows it without a request (a local
+    folder's sidecars); with the ETag, what the verdict cache knows content by."""
+
+    @property
+    def content_id(self) -> str | None:
+        """What identifies the object's bytes: its ETag, else its content hash, else None."""
+        return f"etag:{self.etag}" if self.etag else self.content_hash
 
 
 @dataclass(slots=True)
@@ -57,6 +65,15 @@ class Asset:
     # Every version and delete marker, when the source can list them (versioned S3, inventory).
     versions: list[ObjectInfo] | None = None
     errors: list[ReadError] = field(default_factory=list)
+
+
+class Reader(Protocol):
+    """Reads the bytes of an asset's objects. A source's :meth:`Source.reader` pickles, so it
+    reaches a worker process or a Dask worker and reads there (opening its own connections)."""
+
+    def read(self, asset: str, key: str, limit: int) -> bytes:
+        """The bytes of one object. Raises ReadError, or TooLarge past ``limit`` bytes."""
+        ...
 
 
 class Source(Protocol):
@@ -92,6 +109,10 @@ class Source(Protocol):
 
     def read(self, asset: str, key: str, limit: int) -> bytes:
         """The bytes of one object. Raises ReadError, or TooLarge past ``limit`` bytes."""
+        ...
+
+    def reader(self) -> Reader:
+        """A picklable reader of this target's objects, for the workers that check assets."""
         ...
 
     def existing_assets(self, names: Sequence[str]) -> frozenset[str]:

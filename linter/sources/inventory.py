@@ -34,7 +34,7 @@ from urllib.parse import unquote_plus
 from linter.conventions import Convention
 from linter.plan import S3Settings
 from linter.sources import Asset, ObjectInfo, ReadError, SourceError
-from linter.sources.s3 import S3Source, describe_error, parse_s3_url
+from linter.sources.s3 import S3Reader, S3Source, describe_error, parse_s3_url
 
 INSERT_BATCH = 10_000
 CSV_COLUMNS = {
@@ -130,11 +130,11 @@ class InventorySource:
         for :class:`~linter.sources.s3.S3Source`."""
         self.label = target
         # for GETs, and for an s3:// manifest
-        self.reader = S3Source(target, convention, settings, jobs=jobs, versions=versions)
-        self.bucket = self.reader.bucket
-        self.client = self.reader.client
+        self.s3 = S3Source(target, convention, settings, jobs=jobs, versions=versions)
+        self.bucket = self.s3.bucket
+        self.client = self.s3.client
         self.location = manifest
-        self.wants_versions = self.reader.wants_versions
+        self.wants_versions = self.s3.wants_versions
         self.manifest = Manifest(self.location, json.loads(self._read_small(self.location)))
         if self.manifest.source_bucket and self.manifest.source_bucket != self.bucket:
             raise InventoryError(
@@ -149,14 +149,14 @@ class InventorySource:
 
     @property
     def single_asset(self) -> bool:
-        return self.reader.single_asset
+        return self.s3.single_asset
 
     @property
     def root_url(self) -> str:
-        return self.reader.root_url
+        return self.s3.root_url
 
     def existing_assets(self, names: Sequence[str]) -> frozenset[str]:
-        return self.reader.existing_assets(names)
+        return self.s3.existing_assets(names)
 
     # -- reading the report -------------------------------------------------------------------
 
@@ -291,7 +291,7 @@ class InventorySource:
             "CREATE TABLE rows (asset TEXT, key TEXT, size INTEGER, etag TEXT, last_modified TEXT,"
             " version_id TEXT, is_latest INTEGER, is_delete_marker INTEGER)"
         )
-        scan = self.reader.root_prefix + (f"{self.reader._leaf}/" if self.reader.single_asset else "")
+        scan = self.s3.root_prefix + (f"{self.s3._leaf}/" if self.s3.single_asset else "")
         db.execute("BEGIN")
         for entry in self.manifest.files:
             batch: list[Row] = []
@@ -311,14 +311,14 @@ class InventorySource:
     def asset_names(self) -> Iterator[str]:
         db = self._load()
         current = "is_latest = 1 AND is_delete_marker = 0"
-        if self.reader.single_asset:
-            assert self.reader._leaf is not None
-            yield self.reader._leaf
+        if self.s3.single_asset:
+            assert self.s3._leaf is not None
+            yield self.s3._leaf
             return
         root = db.execute(f"SELECT key, size, etag, last_modified, version_id FROM rows WHERE asset = '' AND {current}")
         self._root_objects = [ObjectInfo(r[0], r[1], r[2], _parse(r[3]), r[4]) for r in sorted(root)]
         names = [r[0] for r in db.execute(f"SELECT DISTINCT asset FROM rows WHERE asset != '' AND {current}")]
-        if self.reader.root_prefix and not names and any(o.key == "data_description.json" for o in self._root_objects):
+        if self.s3.root_prefix and not names and any(o.key == "data_description.json" for o in self._root_objects):
             raise InventoryError(
                 f"{self.label}: this prefix is an asset (it holds data_description.json); with --inventory give "
                 "the prefix that holds it"
@@ -347,11 +347,14 @@ class InventorySource:
         return asset
 
     def read(self, asset: str, key: str, limit: int) -> bytes:
-        return self.reader.read(asset, key, limit)
+        return self.s3.read(asset, key, limit)
+
+    def reader(self) -> S3Reader:
+        return self.s3.reader()
 
     @property
     def requests(self) -> Any:
-        return self.reader.requests
+        return self.s3.requests
 
 
 class _HashingReader(io.RawIOBase):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +31,50 @@ def is_asset_folder(path: Path, convention: Convention) -> bool:
     return parse_name(path.name, convention).is_asset_name or (path / "data_description.json").is_file()
 
 
-def _info(key: str, st: os.stat_result) -> ObjectInfo:
-    return ObjectInfo(key, st.st_size, None, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
+HASHED_SUFFIX = ".json"
+HASH_LIMIT = 32 * 1024 * 1024
+"""Root-level ``*.json`` files (the sidecars) up to this size carry a content hash in the listing:
+what the verdict cache knows their content by, across assets and runs."""
+
+
+def _info(key: str, st: os.stat_result, content_hash: str | None = None) -> ObjectInfo:
+    modified = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
+    return ObjectInfo(key, st.st_size, None, modified, content_hash=content_hash)
+
+
+def _hash(path: str, size: int) -> str | None:
+    if size > HASH_LIMIT:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None  # the reader reports it when a rule asks for the bytes
+
+
+@dataclass(frozen=True)
+class LocalReader:
+    """Reads objects below ``root``, never anything outside ``fence`` (picklable)."""
+
+    root: Path
+    fence: Path
+
+    def read(self, asset: str, key: str, limit: int) -> bytes:
+        path = self.root / asset / key
+        rel = f"{asset}/{key}"
+        try:
+            real = path.resolve(strict=True)
+            if not real.is_relative_to(self.fence):
+                raise ReadError(rel, "symlink points outside the target; not followed")
+            with open(real, "rb") as fh:
+                data = fh.read(limit + 1)
+        except ReadError:
+            raise
+        except OSError as exc:
+            raise ReadError(rel, f"cannot read: {exc.strerror or exc}") from None
+        if len(data) > limit:
+            raise TooLarge(os.path.getsize(real), limit)
+        return data
 
 
 class LocalSource:
@@ -150,25 +194,16 @@ class LocalSource:
                         objects.append(_info(key, st))
                     continue
                 try:
-                    objects.append(_info(key, os.stat(full)))
+                    st = os.stat(full)
+                    digest = _hash(full, st.st_size) if not rel_dir and fname.endswith(HASHED_SUFFIX) else None
+                    objects.append(_info(key, st, digest))
                 except OSError as exc:
                     asset.errors.append(ReadError(prefix + key, f"cannot stat: {exc.strerror or exc}"))
         asset.objects = objects
         return asset
 
+    def reader(self) -> LocalReader:
+        return LocalReader(self.root, self._fence)
+
     def read(self, asset: str, key: str, limit: int) -> bytes:
-        path = self.root / asset / key
-        rel = f"{asset}/{key}"
-        try:
-            real = path.resolve(strict=True)
-            if not real.is_relative_to(self._fence):
-                raise ReadError(rel, "symlink points outside the target; not followed")
-            with open(real, "rb") as fh:
-                data = fh.read(limit + 1)
-        except ReadError:
-            raise
-        except OSError as exc:
-            raise ReadError(rel, f"cannot read: {exc.strerror or exc}") from None
-        if len(data) > limit:
-            raise TooLarge(os.path.getsize(real), limit)
-        return data
+        return LocalReader(self.root, self._fence).read(asset, key, limit)

@@ -17,6 +17,7 @@ of the run.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
@@ -334,44 +335,17 @@ class S3Source:
 
     # -- reading ------------------------------------------------------------------------------
 
+    def reader(self) -> S3Reader:
+        """The GETs of this source, sharing its client here; a pickled copy makes its own."""
+        return S3Reader(self.bucket, self.root_prefix, self.settings, self.jobs + EXTRA_CONNECTIONS, self)
+
     def read(self, asset: str, key: str, limit: int) -> bytes:
         """At most ``limit`` bytes of the current version (a ranged GET); TooLarge past it."""
-        rel = f"{asset}/{key}"
-        full_key = f"{self.root_prefix}{asset}/{key}"
-        last: BaseException | None = None
-        for _ in range(BODY_READ_ATTEMPTS):
-            try:
-                return self._get(full_key, limit)
-            except TooLarge:
-                raise
-            except Exception as exc:
-                last = exc
-                if not _is_stream_error(exc):
-                    break
-        assert last is not None
-        code = _error_code(last)
-        hint = " (deleted since it was listed?)" if code == "NoSuchKey" else ""
-        raise ReadError(rel, f"GET s3://{self.bucket}/{full_key} failed: {describe_error(last)}{hint}")
+        return self._reader.read(asset, key, limit)
 
-    def _get(self, full_key: str, limit: int) -> bytes:
-        from botocore.exceptions import ClientError
-
-        try:
-            response = self._call("GetObject", self.client.get_object, Key=full_key, Range=f"bytes=0-{limit}")
-        except ClientError as exc:
-            if _error_code(exc) != "InvalidRange":
-                raise
-            # a zero-byte object has no byte 0: some servers answer 416 to any range
-            response = self._call("GetObject", self.client.get_object, Key=full_key)
-        total = _total_size(response)
-        if total is not None and total > limit:
-            response["Body"].close()
-            raise TooLarge(total, limit)
-        with response["Body"] as body:
-            data: bytes = body.read(limit + 1)
-        if len(data) > limit:
-            raise TooLarge(total if total is not None else len(data), limit)
-        return data
+    @functools.cached_property
+    def _reader(self) -> S3Reader:
+        return self.reader()
 
     # -- the destination ----------------------------------------------------------------------
 
@@ -407,6 +381,89 @@ class S3Source:
             return frozenset(children.intersection(wanted))
         except Exception as exc:
             raise ReadError(".", f"cannot list the destination {url}: {describe_error(exc)}") from None
+
+
+_CLIENTS: dict[tuple[S3Settings, int], BaseClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def shared_client(settings: S3Settings, pool: int) -> BaseClient:
+    """One client per process for these settings (a worker process reuses it for every asset)."""
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get((settings, pool))
+        if client is None:
+            client = _CLIENTS[(settings, pool)] = make_client(settings, pool)
+        return client
+
+
+class S3Reader:
+    """GETs of one target's objects. Pickles without its client: in another process it uses that
+    process's shared client (credentials from that machine's usual AWS chain)."""
+
+    def __init__(
+        self, bucket: str, root_prefix: str, settings: S3Settings, pool: int, owner: S3Source | None = None
+    ) -> None:
+        self.bucket = bucket
+        self.root_prefix = root_prefix
+        self.settings = settings
+        self.pool = pool
+        self._owner = owner
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "root_prefix": self.root_prefix, "settings": self.settings, "pool": self.pool}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._owner = None
+
+    def client(self) -> BaseClient:
+        if self._owner is not None:
+            return self._owner.client
+        return shared_client(self.settings, self.pool)
+
+    def _call(self, operation: str, method: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
+        if self._owner is not None:
+            return self._owner._call(operation, method, **params)
+        return method(Bucket=self.bucket, **params)
+
+    def read(self, asset: str, key: str, limit: int) -> bytes:
+        """At most ``limit`` bytes of the current version (a ranged GET); TooLarge past it."""
+        rel = f"{asset}/{key}"
+        full_key = f"{self.root_prefix}{asset}/{key}"
+        last: BaseException | None = None
+        for _ in range(BODY_READ_ATTEMPTS):
+            try:
+                return self._get(full_key, limit)
+            except TooLarge:
+                raise
+            except Exception as exc:
+                last = exc
+                if not _is_stream_error(exc):
+                    break
+        assert last is not None
+        code = _error_code(last)
+        hint = " (deleted since it was listed?)" if code == "NoSuchKey" else ""
+        raise ReadError(rel, f"GET s3://{self.bucket}/{full_key} failed: {describe_error(last)}{hint}")
+
+    def _get(self, full_key: str, limit: int) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._call("GetObject", self.client().get_object, Key=full_key, Range=f"bytes=0-{limit}")
+        except ClientError as exc:
+            if _error_code(exc) != "InvalidRange":
+                raise
+            # a zero-byte object has no byte 0: some servers answer 416 to any range
+            response = self._call("GetObject", self.client().get_object, Key=full_key)
+        total = _total_size(response)
+        if total is not None and total > limit:
+            response["Body"].close()
+            raise TooLarge(total, limit)
+        with response["Body"] as body:
+            data: bytes = body.read(limit + 1)
+        if len(data) > limit:
+            raise TooLarge(total if total is not None else len(data), limit)
+        return data
 
 
 def _is_folder_marker(key: str, item: dict[str, Any]) -> bool:

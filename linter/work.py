@@ -1,0 +1,196 @@
+"""The unit of work: checking one asset, as plain data in and plain data out.
+
+:func:`check_asset` is a function of the asset's listing, its ledger history and the run plan
+(with the target's shared facts and a reader for its bytes, all picklable), returning the
+asset's findings and what the ledger should remember. It touches no ledger, report or output,
+so the same function runs in a thread, a worker process or a Dask worker; the driver
+(:class:`linter.engine.Linter`) alone owns the ledger, the reports and the order of output.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from linter.context import AssetContext, ContentVerdicts, TargetInfo
+from linter.findings import AssetResult, Finding, Violation
+from linter.plan import RunPlan
+from linter.registry import RULE_CRASHED, UNREADABLE, Rule, load_rules
+from linter.sources import Asset, Reader, ReadError
+
+if TYPE_CHECKING:
+    from linter.ledger import AssetHistory
+
+
+@dataclass(frozen=True)
+class TargetJob:
+    """What every worker needs for one target, sent to each worker once: the plan, the target's
+    shared facts and a reader for its bytes. ``threads``: assets a worker checks at once."""
+
+    token: str
+    plan: RunPlan
+    target: TargetInfo
+    reader: Reader
+    threads: int = 1
+
+
+@dataclass
+class WorkItem:
+    """One asset to check: its listing and history, and what the driver already knows."""
+
+    asset: Asset
+    history: AssetHistory | None = None
+    content: list[Finding] | None = None
+    """The content rules' findings the ledger kept for this very listing: they are not run again."""
+    known: dict[str, Any] = field(default_factory=dict)
+    """Verdicts by content the driver has for this asset's objects (see ``AssetContext.by_content``)."""
+
+
+@dataclass
+class AssetOutcome:
+    """One asset checked: its result, the content rules' findings (None when they did not run)
+    and the verdicts by content it computed ({cache key: (content identity, value)})."""
+
+    result: AssetResult
+    content: list[Finding] | None = None
+    learned: dict[str, tuple[str, Any]] = field(default_factory=dict)
+
+
+class Checker:
+    """Runs rules and turns their violations into findings, by the plan's severities."""
+
+    def __init__(self, plan: RunPlan) -> None:
+        self.plan = plan
+        enabled = plan.rules.values()
+        self.asset_rules = [r for r in enabled if r.scope == "asset" and not r.reads_content]
+        self.content_rules = [r for r in enabled if r.scope == "asset" and r.reads_content]
+        self.target_rules: list[tuple[Rule, Callable[..., Any]]] = [
+            (r, fn) for r in enabled for fn in (r.func if r.scope == "target" else r.target_func,) if fn is not None
+        ]
+
+    def finding(self, rule: Rule, v: Violation, asset: str | None) -> Finding:
+        return Finding(rule.code, rule.name, self.plan.severity(rule, v), asset, v.path, v.message, dict(v.details))
+
+    def engine_finding(
+        self, code: str, asset: str | None, path: str | None, message: str, **details: Any
+    ) -> Finding | None:
+        rule = self.plan.rules.get(code)
+        if rule is None and code == UNREADABLE:
+            # what could not be read is always said, whatever --select/--ignore chose: an
+            # unread part must never look like a clean pass
+            rule = load_rules()[UNREADABLE]
+        if rule is None:
+            return None
+        return self.finding(rule, Violation(message, path, details), asset)
+
+    def unreadable(self, errors: Iterable[ReadError], asset: str | None) -> list[Finding]:
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for err in errors:
+            if (err.path, err.message) in seen:
+                continue
+            seen.add((err.path, err.message))
+            f = self.engine_finding(UNREADABLE, asset, err.path, f"cannot read {err.path}: {err.message}")
+            if f is not None:
+                out.append(f)
+        return out
+
+    def run_rule(
+        self, rule: Rule, ctx: Any, asset: str | None, func: Callable[..., Any] | None = None
+    ) -> list[Finding]:
+        """The rule's findings on ``ctx`` (``func``: the part to call, default the rule's own)."""
+        func = func or rule.func
+        assert func is not None
+        try:
+            return [self.finding(rule, v, v.asset or asset) for v in func(ctx)]
+        except Exception as exc:  # a crashing rule becomes a finding; the run goes on
+            frames = traceback.extract_tb(exc.__traceback__)[-3:]
+            crash = self.engine_finding(
+                RULE_CRASHED,
+                asset,
+                None,
+                f"rule {rule.code} {rule.name} crashed: {type(exc).__name__}: {exc}",
+                rule_code=rule.code,
+                exception=type(exc).__name__,
+                traceback=[f"{f.filename}:{f.lineno} in {f.name}" for f in frames],
+            )
+            return [crash] if crash is not None else []
+
+    def check(
+        self, target: TargetInfo, reader: Reader, item: WorkItem, verdicts: ContentVerdicts | None = None
+    ) -> AssetOutcome:
+        """Check one listed asset: the unit of work."""
+        asset = item.asset
+        name = asset.name
+        ctx = AssetContext(asset, target, reader, item.history, verdicts=verdicts, known=item.known)
+        findings: list[Finding] = []
+        # When nothing of the asset could be listed, only the name can be judged: rules about its
+        # objects would report everything as missing.
+        listing_failed = bool(asset.errors) and not asset.objects
+        for rule in self.asset_rules:
+            if not listing_failed or not rule.needs_listing:
+                findings.extend(self.run_rule(rule, ctx, name))
+        content: list[Finding] | None = None
+        if not listing_failed and self.content_rules:
+            if item.content is not None:
+                findings.extend(item.content)
+            else:
+                content = []
+                for rule in self.content_rules:
+                    content.extend(self.run_rule(rule, ctx, name))
+                findings.extend(content)
+        errors = [*asset.errors, *ctx.read_errors]
+        findings.extend(self.unreadable(errors, name))
+        findings.sort(key=Finding.sort_key)
+        parsed = ctx.parsed
+        result = AssetResult(name, parsed.level, parsed.source, len(asset.objects), findings, complete=not errors)
+        # a verdict reached while something could not be read is not worth remembering
+        keep = content if content is not None and not ctx.read_errors and not asset.errors else None
+        return AssetOutcome(result, keep, ctx.learned)
+
+
+# -- in a worker ------------------------------------------------------------------------------
+
+VERDICTS = ContentVerdicts()
+"""This process's verdicts by content, shared by every asset it checks."""
+
+_LOCK = threading.Lock()
+_CHECKERS: dict[str, tuple[TargetJob, Checker]] = {}
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_INSTALLED: dict[str, TargetJob] = {}
+
+
+def check_asset(job: TargetJob, item: WorkItem) -> AssetOutcome:
+    """Check one asset of the job's target, in whatever thread or process this runs."""
+    with _LOCK:
+        entry = _CHECKERS.get(job.token)
+        if entry is None:
+            entry = _CHECKERS[job.token] = (job, Checker(job.plan))
+            while len(_CHECKERS) > 4:  # a long-lived worker forgets old targets
+                del _CHECKERS[next(iter(_CHECKERS))]
+    _, checker = entry
+    return checker.check(job.target, job.reader, item, VERDICTS)
+
+
+def check_batch(job: TargetJob, items: list[WorkItem]) -> list[AssetOutcome]:
+    """Check several assets, ``job.threads`` at a time (their GETs overlap), in their order."""
+    if len(items) <= 1 or job.threads <= 1:
+        return [check_asset(job, item) for item in items]
+    with _LOCK:
+        pool = _POOLS.get(job.threads)
+        if pool is None:
+            pool = _POOLS[job.threads] = ThreadPoolExecutor(job.threads, thread_name_prefix="lint-worker")
+    return list(pool.map(lambda item: check_asset(job, item), items))
+
+
+def install(job: TargetJob) -> None:
+    """A worker process's initializer: the job its tasks name by token."""
+    _INSTALLED[job.token] = job
+
+
+def check_installed(token: str, items: list[WorkItem]) -> list[AssetOutcome]:
+    return check_batch(_INSTALLED[token], items)
