@@ -17,19 +17,15 @@ from linter.engine import Linter
 from linter.ledger import Ledger
 from linter.plan import RunPlan, S3Settings
 from linter.registry import load_rules
-from tests.conftest import FIXTURES, make_tree, run_cli
-from tests.s3_audit_helpers import SIDECARS, asset_files, put_files, sidecar_files
+from tests.conftest import make_tree, run_cli
+from tests.s3_audit_helpers import asset_files, put_files, sidecar_files
 from tests.s3server import SeaweedServer
-
-pytestmark = pytest.mark.skipif(
-    not (FIXTURES / "aind-metadata-examples").is_dir(), reason="../shared/fixtures (aind-metadata-examples) is absent"
-)
 
 RAW = "ecephys_{n}_2022-12-12_05-06-07"
 
 
 def bucket_files(assets: int) -> dict[str, bytes | str]:
-    """Assets of real sidecars (shared instrument and processing files, as real buckets have),
+    """Assets of valid sidecars (the same instrument and processing files, as real buckets share),
     and some that break rules: a bad name, a sidecar that is not JSON, a missing sidecar, an
     orphan at the root."""
     files: dict[str, bytes | str] = {}
@@ -108,19 +104,19 @@ def test_a_shared_sidecar_is_validated_once_across_assets_and_runs(
     ledger = tmp_path / "ledger.sqlite"
     args = ["check", str(bucket), "--select", "M203", "--executor", "threads", "--ledger", str(ledger)]
     assert run_cli(*args).code == 0
-    # data_description differs per asset (its name); the other five sidecars are shared by all four
-    assert sorted(calls) == sorted(
-        ["data_description.json"] * 4 + [k for k in SIDECARS if k != "data_description.json"]
-    )
+    # each asset has its own description, subject, procedures and acquisition; all four share
+    # one instrument file and one processing file
+    own = ["acquisition.json", "data_description.json", "procedures.json", "subject.json"]
+    assert sorted(calls) == sorted([*own * 4, "instrument.json", "processing.json"])
     calls.clear()
     monkeypatch.setattr(VERDICTS, "_items", type(VERDICTS._items)())  # a new process: only the ledger remembers
     newcomer = RAW.format(n=610000)
     make_tree(bucket, {f"{newcomer}/{k}": v for k, v in sidecar_files(newcomer).items()})
     assert run_cli(*args).code == 0
-    assert calls == ["data_description.json"]  # the newcomer's own file; its shared ones came from the ledger
+    assert sorted(calls) == own  # the newcomer's own files; the shared ones came from the ledger
     with Ledger(ledger) as opened:
         (count,) = opened.db.execute("SELECT count(*) FROM content_verdicts").fetchone()
-    assert count == 4 + 1 + 5
+    assert count == 4 * 4 + 2 + 4
 
 
 # -- Dask ---------------------------------------------------------------------------------------
