@@ -1,25 +1,26 @@
 """The GitHub Action's audit step: ``python -m linter.action``.
 
 ``action.yml`` hands the action's inputs over as environment variables (``AIND_BUCKET_LINT_*``),
-never as shell text, so a target or path holding quotes, ``$(...)`` or newlines is just a
-string here. One audit writes three reports: annotations on stdout (``--format github``), the
-Markdown job summary appended to ``$GITHUB_STEP_SUMMARY``, and SARIF for
-``github/codeql-action/upload-sarif``. The step's outputs (``$GITHUB_OUTPUT``) are the exit code,
-the finding counts and the SARIF path; the exit code is the linter's (0 clean, 1 findings at or
-above ``fail-on``, 2 the audit could not be done), so ``fail-on`` decides whether the job fails.
+never as shell text, so a target or path holding quotes, ``$(...)`` or newlines is just a string
+here. One audit writes three reports (``--format github --output sarif:FILE --output
+markdown:FILE``): annotations on stdout, the Markdown job summary appended to
+``$GITHUB_STEP_SUMMARY``, and SARIF for ``github/codeql-action/upload-sarif``. The step's
+outputs (``$GITHUB_OUTPUT``) are the exit code, the finding counts and the SARIF path; the exit
+code is the linter's (0 clean, 1 findings at or above ``fail-on``, 2 the audit could not be
+done), so ``fail-on`` decides whether the job fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from contextlib import ExitStack
 from pathlib import Path
-from typing import IO
 
 from linter import cli
 from linter.reports.github import command
@@ -86,17 +87,21 @@ def main(env: Mapping[str, str] | None = None) -> int:
     sarif = Path(_input(env, "sarif") or "aind-bucket-lint.sarif")
     if sarif.parent != Path():
         sarif.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        sarif.unlink()  # a SARIF file left by an earlier step must not pass for this audit's
     summary = env.get("GITHUB_STEP_SUMMARY")
-    with ExitStack() as stack:
-        reports: list[tuple[str, IO[str]]] = [("sarif", stack.enter_context(open(sarif, "w", encoding="utf-8")))]
+    with tempfile.TemporaryDirectory(prefix="aind-bucket-lint-") as tmp:
+        markdown = Path(tmp) / "summary.md"
+        argv += ["--output", f"sarif:{sarif}"]
         if summary:
-            reports.append(("markdown", stack.enter_context(open(summary, "a", encoding="utf-8"))))
+            argv += ["--output", f"markdown:{markdown}"]
         sys.stdout.flush()
-        code = cli.main(argv, extra_reports=reports)
+        code = cli.main(argv)
+        if summary and markdown.exists():  # the job summary is appended to, as GitHub expects
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(markdown.read_text(encoding="utf-8"))
     outputs = {"exit-code": str(code)}
-    if sarif.stat().st_size == 0:  # the audit never started (bad input): no SARIF to upload
-        sarif.unlink()
-    else:
+    if sarif.exists():  # else the audit never started (bad input): no SARIF to upload
         counts = sarif_counts(sarif)
         outputs.update(
             {

@@ -1,4 +1,4 @@
-"""Command line: ``aind-bucket-lint check|baseline|hook|rules|explain``: the argument parser,
+"""Command line: ``aind-bucket-lint check|baseline|hook|report|history|rules|explain``: the argument parser,
 and the dispatch to the commands (``linter.commands``), each called with explicit arguments.
 Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 the linter could not do its job
 (usage, config, unreadable target)."""
@@ -6,10 +6,10 @@ Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 the linter could no
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from collections.abc import Sequence
-from typing import IO
 
 from linter import __version__
 from linter.baseline import BaselineError
@@ -19,6 +19,7 @@ from linter.commands.common import CHECK_FORMATS, FAIL_ON, AuditOptions
 from linter.config import ConfigError
 from linter.conventions import BUILTIN, ConventionError
 from linter.plan import EXECUTORS
+from linter.terminal import COLOR_CHOICES
 
 __all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_OK", "build_parser", "main"]
 
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aind-bucket-lint",
         description="Conformance linter for AIND data buckets: asset names, sidecar metadata, layout, immutability.",
     )
-    parser.add_argument("--version", action="version", version=f"aind-bucket-lint {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"aind-bucket-lint {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check", help="lint local folders or s3:// prefixes")
@@ -57,6 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_check_options(hook)
 
+    report = sub.add_parser(
+        "report",
+        help="render a saved json or jsonl report in other formats, without auditing again",
+        description="Turn a report saved by `check --output json:FILE` (or jsonl) into any other format.",
+    )
+    report.add_argument("saved", metavar="SAVED", help="a report written by check in json or jsonl format")
+    add_report_options(report)
+
+    history = sub.add_parser(
+        "history",
+        help="one line per audit recorded in a ledger: time, assets, findings by severity, new, fixed",
+    )
+    history.add_argument("ledger", metavar="LEDGER", help="the --ledger file of earlier audits")
+    history.add_argument("--root", metavar="ROOT", help="only the audits of this root (s3://BUCKET/PREFIX/, a folder)")
+    history.add_argument("--limit", "-n", type=int, metavar="N", help="only the latest N audits")
+    history.add_argument("--format", choices=("text", "json"), default="text")
+
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--format", choices=rules_command.FORMATS, default="text")
 
@@ -68,17 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
 def add_check_options(p: argparse.ArgumentParser, report: bool = True) -> None:
     """The options of check; ``report=False`` (the baseline command) leaves out how to report and fail."""
     if report:
-        p.add_argument("--format", choices=CHECK_FORMATS, default=None, help="report format (default text)")
-        p.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+        add_report_options(p)
         p.add_argument("--baseline", metavar="FILE", help="report and fail only on findings not in this baseline file")
+        p.add_argument(
+            "--fail-on-new",
+            action="store_true",
+            help="with --ledger: fail only on new findings (at or above --fail-on) since the last complete audit",
+        )
+        p.add_argument(
+            "--statistics", action="store_true", help="print per-rule counts on stdout instead of the findings"
+        )
     else:
         p.add_argument("--output", "-o", metavar="FILE", required=True, help="write the baseline file here")
     p.add_argument("--select", metavar="CODES", help="comma-separated rule codes or prefixes to enable (default all)")
     p.add_argument("--ignore", metavar="CODES", help="comma-separated rule codes or prefixes to disable")
-    if report:
-        p.add_argument(
-            "--fail-on", choices=FAIL_ON, default=None, help="lowest severity that fails the run (default error)"
-        )
     p.add_argument(
         "--convention", metavar="NAME|FILE", help=f"convention: {', '.join(BUILTIN)} (default) or a YAML file"
     )
@@ -125,6 +146,36 @@ def add_check_options(p: argparse.ArgumentParser, report: bool = True) -> None:
     )
 
 
+def add_report_options(p: argparse.ArgumentParser) -> None:
+    """How to report: formats, files, colour, the failing severity (check, hook, report)."""
+    p.add_argument(
+        "--format",
+        choices=CHECK_FORMATS,
+        default=None,
+        help="the format of stdout's report and of a plain --output FILE (default text)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="[FORMAT:]FILE",
+        action="append",
+        dest="outputs",
+        default=[],
+        help="write a report to FILE (- for stdout); repeat with FORMAT:FILE for several reports from one run, "
+        f"FORMAT one of {', '.join(CHECK_FORMATS)}",
+    )
+    p.add_argument(
+        "--fail-on", choices=FAIL_ON, default=None, help="lowest severity that fails the run (default error)"
+    )
+    p.add_argument(
+        "--color",
+        choices=COLOR_CHOICES,
+        default=None,
+        help="colour the text report: auto (default: on a terminal, unless NO_COLOR is set or FORCE_COLOR asks), "
+        "always, never",
+    )
+
+
 def audit_options(args: argparse.Namespace) -> AuditOptions:
     """The audit options of a parsed check, baseline or hook command line."""
     reporting = args.command != "baseline"
@@ -145,30 +196,62 @@ def audit_options(args: argparse.Namespace) -> AuditOptions:
         profile=args.profile,
         no_sign_request=args.no_sign_request,
         format=args.format if reporting else None,
-        output=args.output if reporting else None,
+        output=args.output if not reporting else None,
         baseline=args.baseline if reporting else None,
         fail_on=args.fail_on if reporting else None,
+        outputs=tuple(args.outputs) if reporting else (),
+        fail_on_new=args.fail_on_new if reporting else False,
+        statistics=args.statistics if reporting else False,
+        color=args.color if reporting else None,
     )
 
 
-def dispatch(args: argparse.Namespace, extra_reports: Sequence[tuple[str, IO[str]]]) -> int:
-    from linter.commands import baseline, check, explain, hook
+def dispatch(args: argparse.Namespace) -> int:
+    from linter.commands import baseline, check, explain, history, hook, report
 
     if args.command == "check":
-        return check.run(args.targets, audit_options(args), extra_reports=extra_reports)
+        return check.run(args.targets, audit_options(args))
     if args.command == "baseline":
         return baseline.run(args.targets, audit_options(args), args.output)
     if args.command == "hook":
         return hook.run(args.files, args.bucket_root, audit_options(args), staged=args.staged)
+    if args.command == "report":
+        return report.run(args.saved, args.outputs, args.format, args.fail_on, args.color)
+    if args.command == "history":
+        return history.run(args.ledger, args.root, args.limit, args.format)
     if args.command == "rules":
         return rules_command.run(args.format)
     assert args.command == "explain"
     return explain.run(args.code)
 
 
-def main(argv: Sequence[str] | None = None, *, extra_reports: Sequence[tuple[str, IO[str]]] = ()) -> int:
-    """Run the command line. ``extra_reports``: more (format, stream) reports of a check's run."""
+def mistyped_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int | None:
+    """A first word that is no command: say so with the usage line of the closest command."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words or (argv and argv[0].startswith("-")):
+        return None
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands: dict[str, argparse.ArgumentParser] = dict(sub.choices)
+    word = argv[0]
+    if word in commands:
+        return None
+    close = difflib.get_close_matches(word, list(commands), n=1, cutoff=0.5)
+    if close:
+        sys.stderr.write(commands[close[0]].format_usage())
+        print(f"aind-bucket-lint: unknown command {word!r}; did you mean {close[0]!r}?", file=sys.stderr)
+    else:
+        sys.stderr.write(parser.format_usage())
+        print(f"aind-bucket-lint: unknown command {word!r} (commands: {', '.join(commands)})", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    mistyped = mistyped_command(parser, argv)
+    if mistyped is not None:
+        return mistyped
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
@@ -177,7 +260,7 @@ def main(argv: Sequence[str] | None = None, *, extra_reports: Sequence[tuple[str
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
-        return dispatch(args, extra_reports)
+        return dispatch(args)
     except (UsageError, ConfigError, ConventionError, BaselineError) as exc:
         print(f"aind-bucket-lint: {exc}", file=sys.stderr)
         return EXIT_ERROR

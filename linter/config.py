@@ -33,6 +33,11 @@ SCHEMA: dict[str, Any] = {
         "baseline": {"type": "string"},
         "ledger": {"type": "string"},
         "bucket-root": {"type": "string"},
+        "per-asset-ignores": {
+            "type": "object",
+            "description": "glob on the asset name -> rule codes or prefixes not reported for those assets",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
     },
 }
 

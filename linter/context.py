@@ -241,6 +241,13 @@ class AssetContext:
 
         return self.memo(("bytes", key), load)
 
+    def declared_schema_version(self, key: str = "data_description.json") -> str | None:
+        """The ``schema_version`` the sidecar declares, if a rule has read it (never reads)."""
+        doc = self._memo.get(("json", key))
+        data = doc.data if isinstance(doc, JsonDocument) else None
+        version = data.get("schema_version") if data is not None else None
+        return version if isinstance(version, str) else None
+
     def json(self, key: str) -> JsonDocument | None:
         """A JSON object file at ``key``; None when absent or unreadable."""
         if key not in self.objects_by_key:

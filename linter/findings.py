@@ -46,12 +46,15 @@ class Finding:
     path: str | None
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    status: str | None = None
+    """With ``--ledger``: ``new`` or ``existing`` against the last complete audit of the same root
+    (``fixed`` for a finding of that audit that is gone); None without history."""
 
     def sort_key(self) -> tuple[str, str, str, str]:
         return (self.asset or "", self.path or "", self.rule, self.message)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "rule": self.rule,
             "name": self.name,
             "severity": str(self.severity),
@@ -60,6 +63,9 @@ class Finding:
             "message": self.message,
             "details": self.details,
         }
+        if self.status is not None:
+            out["status"] = self.status
+        return out
 
 
 @dataclass
@@ -72,3 +78,5 @@ class AssetResult:
     objects: int
     findings: list[Finding]
     complete: bool = True
+    schema_version: str | None = None
+    """The ``schema_version`` its data_description.json declares, when read (or remembered)."""

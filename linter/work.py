@@ -147,7 +147,15 @@ class Checker:
         findings.extend(self.unreadable(errors, name))
         findings.sort(key=Finding.sort_key)
         parsed = ctx.parsed
-        result = AssetResult(name, parsed.level, parsed.source, len(asset.objects), findings, complete=not errors)
+        result = AssetResult(
+            name,
+            parsed.level,
+            parsed.source,
+            len(asset.objects),
+            findings,
+            complete=not errors,
+            schema_version=ctx.declared_schema_version(),
+        )
         # a verdict reached while something could not be read is not worth remembering
         keep = content if content is not None and not ctx.read_errors and not asset.errors else None
         return AssetOutcome(result, keep, ctx.learned)

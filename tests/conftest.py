@@ -83,9 +83,13 @@ def validate_jsonl(lines: list[dict[str, Any]]) -> None:
     assert lines[0]["type"] == "header" and lines[-1]["type"] == "summary"
     header = {k: v for k, v in lines[0].items() if k != "type"}
     summary = {k: v for k, v in lines[-1].items() if k != "type"}
-    findings = [{k: v for k, v in line.items() if k != "type"} for line in lines[1:-1]]
-    assert all(line["type"] == "finding" for line in lines[1:-1])
-    REPORT_SCHEMA.validate({**header, **summary, "assets": [], "findings": findings})
+    parts: dict[str, list[dict[str, Any]]] = {"asset": [], "finding": [], "fixed": []}
+    for line in lines[1:-1]:
+        parts[line["type"]].append({k: v for k, v in line.items() if k != "type"})
+    doc = {**header, **summary, "assets": parts["asset"], "findings": parts["finding"]}
+    if parts["fixed"]:
+        doc["fixed"] = parts["fixed"]
+    REPORT_SCHEMA.validate(doc)
     assert set(header) == {"report_version", "tool", "target", "convention", "started_at"}, schema["title"]
 
 

@@ -150,7 +150,10 @@ def test_only_new_findings_are_reported_and_fail(bucket: Path, tmp_path: Path) -
     assert res.out.splitlines() == [
         "aaa.txt: L302 [warning] file 'aaa.txt' at the target root belongs to no asset",
         f"{NEW_BAD}: N103 [error] date '2022-13-45' does not exist on the calendar",
-        "5 assets, 7 objects: 2 findings (1 errors, 1 warnings, 0 info); 3 baselined findings not shown",
+        "5 assets, 7 objects: 2 findings (1 error, 1 warning, 0 info); 3 baselined findings not shown",
+        "  assets: 4 clean, 1 failing (at or above error), 0 with findings below it",
+        "  top rules: N103 invalid-datetime 1, L302 orphan-object 1; `aind-bucket-lint explain CODE` tells more",
+        f"  worst assets: {NEW_BAD} (1 finding)",
     ]
     # a finding that is fixed simply stops being absorbed: no error, fewer baselined
     (bucket / "notes.txt").unlink()

@@ -38,7 +38,11 @@ def test_text_report_and_exit_1_on_an_error(bucket: Path) -> None:
         "notes.txt: L302 [warning] file 'notes.txt' at the target root belongs to no asset",
         f"{PLACEHOLDER}: N107 [info] time '00-00-00' in 2024-03-24_00-00-00 looks like a placeholder",
         f"{BAD_MODALITY}: N102 [error] modality 'smartspim' is not in the vocabulary; did you mean 'SmartSPIM'?",
-        "3 assets, 4 objects: 3 findings (1 errors, 1 warnings, 1 info)",
+        "3 assets, 4 objects: 3 findings (1 error, 1 warning, 1 info)",
+        "  assets: 1 clean, 1 failing (at or above error), 1 with findings below it",
+        "  top rules: N102 unknown-modality 1, L302 orphan-object 1, N107 placeholder-time 1; "
+        "`aind-bucket-lint explain CODE` tells more",
+        f"  worst assets: {BAD_MODALITY} (1 finding), {PLACEHOLDER} (1 finding)",
     ]
     assert res.err == ""
 
@@ -79,11 +83,15 @@ def test_json_report_fields_and_schema(bucket: Path, report_schema) -> None:  # 
 def test_jsonl_streams_header_findings_summary(bucket: Path) -> None:
     res = check(bucket, "--format", "jsonl")
     lines = res.lines()
-    assert [line["type"] for line in lines] == ["header", "finding", "finding", "finding", "summary"]
+    assert [line["type"] for line in lines] == [
+        "header", "finding", "asset", "finding", "asset", "asset", "finding", "summary"
+    ]  # fmt: skip
     assert lines[0]["report_version"] == 1 and lines[0]["target"] == [str(bucket)]
     assert lines[-1]["complete"] is True and lines[-1]["summary"]["findings"] == 3
     as_json = check(bucket, "--format", "json").json()
-    assert [{k: v for k, v in line.items() if k != "type"} for line in lines[1:-1]] == as_json["findings"]
+    strip = [{k: v for k, v in line.items() if k != "type"} for line in lines[1:-1]]
+    assert [x for x, line in zip(strip, lines[1:-1], strict=True) if line["type"] == "finding"] == as_json["findings"]
+    assert [x for x, line in zip(strip, lines[1:-1], strict=True) if line["type"] == "asset"] == as_json["assets"]
 
 
 def test_output_file(bucket: Path, tmp_path: Path) -> None:
@@ -168,7 +176,8 @@ def test_config_file_found_upward(bucket: Path, tmp_path: Path, monkeypatch: pyt
     monkeypatch.chdir(sub)
     res = run_cli("check", str(bucket))
     assert res.code == 1
-    assert [line.split(":")[1].split()[0] for line in res.out.splitlines()[:-1]] == ["N107"]
+    findings = [line for line in res.out.splitlines() if not line.startswith(" ")][:-1]
+    assert [line.split(":")[1].split()[0] for line in findings] == ["N107"]
     # the command line wins over the file
     assert run_cli("check", str(bucket), "--fail-on", "never").code == 0
 

@@ -44,14 +44,18 @@ def test_unchanged_reaudit_fetches_no_sidecar(aws_env: SeaweedServer, s3_bucket:
         second = s3_cli(aws_env, *args)
     assert second_calls["GetObject"] == 0
     assert set(second_calls) == {"GetBucketVersioning", "ListObjectsV2"}
-    assert (second.code, second.json()["findings"]) == (first.code, first.json()["findings"])
+    assert second.code == first.code
+    assert [{**f, "status": "new"} for f in first.json()["findings"]] == [  # the first audit: every finding new
+        {**f, "status": "new"} for f in second.json()["findings"]
+    ]
+    assert {f["status"] for f in second.json()["findings"]} == {"existing"}
 
     # one sidecar changes: only that asset's sidecars are fetched again, and its verdict follows
     client.put_object(Bucket=bucket, Key=f"{OTHER}/subject.json", Body=b"{not json")
     with recorded_requests() as third_calls:
         third = s3_cli(aws_env, *args)
     assert third_calls["GetObject"] == 6
-    new = [f for f in third.json()["findings"] if f not in first.json()["findings"]]
+    new = [f for f in third.json()["findings"] if f["status"] == "new"]
     assert [(f["rule"], f["path"]) for f in new] == [("M202", f"{OTHER}/subject.json")]
 
     # the verdicts depend on the severities in force: an override is not served from the ledger
@@ -154,7 +158,8 @@ def test_kill_9_mid_run_then_a_clean_rerun(aws_env: SeaweedServer, s3_bucket: Bu
 
     rerun = s3_cli(aws_env, "check", target, *common[:4], "--ledger", str(ledger))
     assert rerun.code == reference.code, rerun.err
-    assert rerun.json()["findings"] == reference.json()["findings"]
+    # the killed run recorded no audit history: against it, every finding of the rerun is new
+    assert rerun.json()["findings"] == [{**f, "status": "new"} for f in reference.json()["findings"]]
     db = read_only(ledger)
     assert db.execute("SELECT count(*) FROM assets").fetchone() == (len(names),)
     assert db.execute("SELECT count(*) FROM objects").fetchone() == (len(files),)
@@ -167,4 +172,4 @@ def test_kill_9_mid_run_then_a_clean_rerun(aws_env: SeaweedServer, s3_bucket: Bu
     with recorded_requests() as calls:  # and the ledger serves the next run fully
         again = s3_cli(aws_env, "check", target, *common[:4], "--ledger", str(ledger))
     assert calls["GetObject"] == 0
-    assert json.loads(again.out)["findings"] == reference.json()["findings"]
+    assert json.loads(again.out)["findings"] == [{**f, "status": "existing"} for f in reference.json()["findings"]]

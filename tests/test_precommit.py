@@ -100,7 +100,7 @@ def test_hook_lints_each_touched_asset_once_and_nothing_else(tmp_path: Path, mon
     )
     monkeypatch.chdir(tmp_path)
     res = run_cli("hook", "--select", "N,L", f"bucket/{RAW}/ecephys/a.bin", f"bucket/{RAW}/ecephys/b.bin")
-    assert (res.code, res.out, res.err) == (0, "1 assets, 2 objects: 0 findings (0 errors, 0 warnings, 0 info)\n", "")
+    assert (res.code, res.out, res.err) == (0, "1 asset, 2 objects: 0 findings (0 errors, 0 warnings, 0 info)\n", "")
     # the derived asset's source is in the bucket though not staged: no L303
     res = run_cli("hook", "--select", "N,L", "--format", "json", f"bucket/{DERIVED}/sorting/units.csv")
     doc = res.json()
@@ -110,7 +110,8 @@ def test_hook_lints_each_touched_asset_once_and_nothing_else(tmp_path: Path, mon
     assert res.code == 0
     assert res.out.splitlines() == [
         "notes.txt: L302 [warning] file 'notes.txt' at the target root belongs to no asset",
-        "0 assets, 1 objects: 1 findings (0 errors, 1 warnings, 0 info)",
+        "0 assets, 1 object: 1 finding (0 errors, 1 warning, 0 info)",
+        "  top rules: L302 orphan-object 1; `aind-bucket-lint explain CODE` tells more",
     ]
 
 
@@ -206,7 +207,7 @@ def test_pre_commit_fails_a_commit_with_a_broken_asset(hook_repo: Path, data_rep
     rules = {(line.split(":")[0], line.split(": ", 1)[1].split()[0]) for line in lines}
     assert (f"{broken}/data_description.json", "M206") in rules  # its name names another folder
     assert (f"{broken}/subject.json", "M201") in rules  # a required sidecar is missing
-    assert "1 assets, 2 objects: " in out
+    assert "1 asset, 2 objects: " in out
 
 
 def test_readme_pre_commit_snippets_are_valid(tmp_path: Path) -> None:
@@ -241,7 +242,7 @@ def test_a_repository_that_is_one_asset(tmp_path: Path, monkeypatch: pytest.Monk
     assert select_assets(["ecephys/a.bin", "data_description.json"], CONVENTION, cwd=repo) == {str(tmp_path): {RAW}}
     monkeypatch.chdir(repo)
     res = run_cli("hook", "--select", "N,L", "ecephys/a.bin")
-    assert (res.code, res.out) == (0, "1 assets, 2 objects: 0 findings (0 errors, 0 warnings, 0 info)\n")
+    assert (res.code, res.out) == (0, "1 asset, 2 objects: 0 findings (0 errors, 0 warnings, 0 info)\n")
 
 
 # --- the files of the commit, asked of git --------------------------------------------------

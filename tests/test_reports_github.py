@@ -56,7 +56,7 @@ def test_annotations_most_severe_first_with_workspace_relative_files(
         "file 'notes.txt' at the target root belongs to no asset",
         f"::notice file=bucket/{PLACEHOLDER},title=N107 placeholder-time::"
         "time '00-00-00' in 2024-03-24_00-00-00 looks like a placeholder",
-        "aind-bucket-lint: 3 assets, 4 objects: 3 findings (1 errors, 1 warnings, 1 info)",
+        "aind-bucket-lint: 3 assets, 4 objects: 3 findings (1 error, 1 warning, 1 info)",
     ]
 
 
@@ -128,7 +128,7 @@ def test_a_message_with_raw_newlines_stays_on_its_line() -> None:
     lines = out.getvalue().splitlines()
     assert lines == [
         "::error title=N101 name-grammar::s3://bkt/staging/a: bad%0A::error::pwned%0D%0A::warning file=x::y %250A",
-        "aind-bucket-lint: 1 assets, 1 objects: 1 findings (1 errors, 0 warnings, 0 info)",
+        "aind-bucket-lint: 1 asset, 1 object: 1 finding (1 error, 0 warnings, 0 info)",
     ]
     assert parse(lines[0])[2] == f"s3://bkt/staging/a: {message}"
 
@@ -147,7 +147,7 @@ def test_annotations_are_capped_with_a_closing_count(tmp_path: Path, monkeypatch
         "::notice title=aind-bucket-lint::11 more findings not annotated (at most 50 annotations); "
         "see the job summary or the SARIF report"
     )
-    assert lines[51] == "aind-bucket-lint: 1 assets, 61 objects: 61 findings (1 errors, 60 warnings, 0 info)"
+    assert lines[51] == "aind-bucket-lint: 1 asset, 61 objects: 61 findings (1 error, 60 warnings, 0 info)"
 
 
 def test_an_incomplete_and_a_baselined_run_say_so(bucket: Path, tmp_path: Path) -> None:

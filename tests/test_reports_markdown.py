@@ -35,6 +35,8 @@ def test_summary_document(bucket: Path) -> None:
         "\n"
         f"Target `{bucket}`, convention `aind-open-data`: 3 assets, 4 objects, 3 findings.\n"
         "\n"
+        "Assets: 1 clean, 1 failing (a finding at or above `error`), 1 with findings below `error`.\n"
+        "\n"
         "| Severity | Findings |\n"
         "| --- | ---: |\n"
         "| error | 1 |\n"
@@ -43,11 +45,42 @@ def test_summary_document(bucket: Path) -> None:
         "\n"
         "### Findings by rule\n"
         "\n"
-        "| Rule | Name | Severity | Findings |\n"
-        "| --- | --- | --- | ---: |\n"
-        "| N102 | unknown-modality | error | 1 |\n"
-        "| L302 | orphan-object | warning | 1 |\n"
-        "| N107 | placeholder-time | info | 1 |\n"
+        "| Rule | Name | Severity | Findings | Assets | Summary |\n"
+        "| --- | --- | --- | ---: | ---: | --- |\n"
+        "| N102 | unknown-modality | error | 1 | 1 | The modality token is not in the convention's vocabulary. |\n"
+        "| L302 | orphan-object | warning | 1 | 0 | A file at the target root belongs to no asset. |\n"
+        "| N107 | placeholder-time | info | 1 | 1 | A time of 00-00-00, usually a placeholder for an unknown time. |\n"
+        "\n"
+        "`aind-bucket-lint explain CODE` tells what a rule checks and how to fix its findings.\n"
+        "\n"
+        "### Worst assets\n"
+        "\n"
+        "| Asset | Errors | Warnings | Info | Findings |\n"
+        "| --- | ---: | ---: | ---: | ---: |\n"
+        f"| `{BAD_MODALITY}` | 1 | 0 | 0 | 1 |\n"
+        f"| `{PLACEHOLDER}` | 0 | 0 | 1 | 1 |\n"
+        "\n"
+        "### By modality\n"
+        "\n"
+        "| Modality | Assets | Failing | Findings |\n"
+        "| --- | ---: | ---: | ---: |\n"
+        "| HCR | 1 | 0 | 1 |\n"
+        "| ecephys | 1 | 0 | 0 |\n"
+        "| smartspim | 1 | 1 | 1 |\n"
+        "\n"
+        "### By declared schema version\n"
+        "\n"
+        "| data\\_description schema | Assets | Failing | Findings |\n"
+        "| --- | ---: | ---: | ---: |\n"
+        "| (not read) | 3 | 1 | 2 |\n"
+        "\n"
+        "### By acquisition year\n"
+        "\n"
+        "| Year | Assets | Failing | Findings |\n"
+        "| --- | ---: | ---: | ---: |\n"
+        "| 2022 | 1 | 0 | 0 |\n"
+        "| 2023 | 1 | 1 | 1 |\n"
+        "| 2024 | 1 | 0 | 1 |\n"
         "\n"
         "### Findings\n"
         "\n"
@@ -81,7 +114,7 @@ def test_incomplete_baselined_and_clean_runs(bucket: Path, tmp_path: Path) -> No
     res = run_cli("check", str(bucket), "--select", "N,L", "--format", "markdown", "--baseline", str(base))
     lines = res.out.splitlines()
     assert lines[2] == "**Passed** (fails on `error`)"
-    assert lines[6] == "3 findings matched the baseline and are not shown."
+    assert lines[8] == "3 findings matched the baseline and are not shown."
     assert lines[-1] == "No findings."
     assert "### Findings" not in res.out
 
@@ -96,7 +129,8 @@ def test_only_the_most_severe_findings_are_listed(tmp_path: Path) -> None:
     assert rows[0].startswith(f"| error | N102 | `{BAD_MODALITY}` |")
     assert rows[1].startswith("| warning | L302 | `orphan-00.txt` |")
     assert rows[24].startswith("| warning | L302 | `orphan-23.txt` |")
-    assert lines[start + 4 + 25 :] == ["", "6 more findings not listed here; see the full report (SARIF or JSON)."]
+    rest = "6 more findings not listed here; see the full report (HTML, SARIF or JSON)."
+    assert lines[start + 4 + 25 :] == ["", rest]
 
 
 def test_escaping_helpers() -> None:

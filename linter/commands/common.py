@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from linter.ledger import Ledger
 
 FAIL_ON = ("error", "warning", "info", "never")
-CHECK_FORMATS = ("text", "json", "jsonl", "sarif", "github", "markdown")
+CHECK_FORMATS = ("text", "json", "jsonl", "sarif", "github", "markdown", "html")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,54 @@ class AuditOptions:
     output: str | None = None
     baseline: str | None = None
     fail_on: str | None = None
+    # every report of the run: ``--output FORMAT:PATH`` (and a plain ``--output PATH``), in order
+    outputs: tuple[str, ...] = ()
+    fail_on_new: bool = False
+    statistics: bool = False
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One report of the run: its format and its file (None: standard output)."""
+
+    format: str
+    path: str | None
+
+
+def parse_output(value: str, default_format: str) -> ReportSpec:
+    """``FORMAT:PATH`` (``-`` for standard output) or a plain ``PATH`` in ``default_format``."""
+    fmt, sep, path = value.partition(":")
+    if sep and fmt in CHECK_FORMATS:
+        if not path:
+            raise UsageError(f"--output {value!r}: give a file after {fmt}: (or - for standard output)")
+        return ReportSpec(fmt, None if path == "-" else path)
+    if sep and fmt.isalpha() and len(fmt) > 1 and not path.startswith(("/", "\\")):
+        raise UsageError(f"--output {value!r}: unknown format {fmt!r} (choose from {', '.join(CHECK_FORMATS)})")
+    return ReportSpec(default_format, None if value == "-" else value)
+
+
+def report_specs(given: AuditOptions, config: Config) -> list[ReportSpec]:
+    """The run's reports. ``--format F`` picks the format of standard output and of a plain
+    ``--output PATH``; ``--output FORMAT:PATH`` adds a report each. Without any ``--output`` the
+    one report goes to standard output; with only ``FORMAT:PATH`` ones, standard output gets a
+    report only when ``--format`` is given."""
+    fmt = given.format or config.get("format", "text")
+    if fmt not in CHECK_FORMATS:
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(CHECK_FORMATS)})")
+    values = list(given.outputs) or ([given.output] if given.output else [])
+    specs = [parse_output(v, fmt) for v in values]
+    plain = any(":" not in v or v.partition(":")[0] not in CHECK_FORMATS for v in values)
+    if not specs or (given.format and not plain and all(s.path is not None for s in specs)):
+        specs.insert(0, ReportSpec(fmt, None))
+    seen: dict[str | None, str] = {}
+    for spec in specs:
+        key = None if spec.path is None else str(Path(spec.path).resolve())
+        if key in seen:
+            where = "standard output" if spec.path is None else spec.path
+            raise UsageError(f"two reports ({seen[key]} and {spec.format}) would both be written to {where}")
+        seen[key] = spec.format
+    return specs
 
 
 def load_config(given: AuditOptions) -> Config:

@@ -15,6 +15,9 @@ FORMATS: dict[str, str] = {
     "sarif": "linter.reports.sarif:SarifReporter",
     "github": "linter.reports.github:GithubReporter",
     "markdown": "linter.reports.markdown:MarkdownReporter",
+    "html": "linter.reports.html:HtmlReporter",
+    # not a --format choice: what --statistics prints on standard output
+    "statistics": "linter.reports.statistics:StatisticsReporter",
     # not a --format choice: what ``aind-bucket-lint baseline`` writes
     "baseline": "linter.baseline:BaselineWriter",
 }

@@ -45,18 +45,9 @@ def command(name: str, message: str, **properties: str) -> str:
 
 
 def summary_line(footer: dict[str, Any]) -> str:
-    s = footer["summary"]
-    sev = s["by_severity"]
-    line = (
-        f"aind-bucket-lint: {s['assets']} assets, {s['objects']} objects: {s['findings']} findings "
-        f"({sev['error']} errors, {sev['warning']} warnings, {sev['info']} info)"
-    )
-    if not footer.get("complete", True):
-        line += "; INCOMPLETE: part of the target could not be read (see E901)"
-    baselined = footer.get("baselined", s.get("baselined"))
-    if baselined:
-        line += f"; {baselined} baselined findings not shown"
-    return line
+    from linter.reports.text import summary_line as text_line
+
+    return f"aind-bucket-lint: {text_line(footer)}"
 
 
 class GithubReporter:

@@ -1,4 +1,10 @@
-"""``json``: one document (report_version 1); ``jsonl``: one finding a line, streamed."""
+"""``json``: one document (report_version 1); ``jsonl``: one record a line, streamed.
+
+With ``--ledger`` each finding carries its ``status`` (``new`` or ``existing`` against the last
+complete audit of its root), the summary counts ``new`` and ``fixed``, ``fixed`` lists the
+findings of that audit that are gone (status ``fixed``) and ``trend`` the audits before this one.
+Both formats hold everything ``aind-bucket-lint report`` needs to render any other format.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,29 @@ import json
 from typing import IO, Any
 
 from linter.findings import AssetResult
+
+
+def asset_record(result: AssetResult) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "name": result.name,
+        "level": result.level,
+        "source": result.source,
+        "objects": result.objects,
+    }
+    schema_version = result.schema_version
+    if schema_version is not None:
+        record["schema_version"] = schema_version
+    return record
+
+
+def closing_fields(footer: dict[str, Any]) -> dict[str, Any]:
+    """The footer's JSON fields (``fixed`` aside)."""
+    out = {"finished_at": footer["finished_at"], "complete": footer["complete"], "summary": footer["summary"]}
+    if "trend" in footer:
+        out["trend"] = footer["trend"]
+    if "previous_audit" in footer:
+        out["previous_audit"] = footer["previous_audit"]
+    return out
 
 
 class JsonReporter:
@@ -23,26 +52,20 @@ class JsonReporter:
 
     def asset(self, result: AssetResult) -> None:
         if result.name is not None:
-            self.assets.append(
-                {"name": result.name, "level": result.level, "source": result.source, "objects": result.objects}
-            )
+            self.assets.append(asset_record(result))
         self.findings.extend(f.to_dict() for f in result.findings)
 
     def finish(self, footer: dict[str, Any]) -> None:
-        doc = {
-            **self.header,
-            "finished_at": footer["finished_at"],
-            "complete": footer["complete"],
-            "summary": footer["summary"],
-            "assets": self.assets,
-            "findings": self.findings,
-        }
+        doc = {**self.header, **closing_fields(footer), "assets": self.assets, "findings": self.findings}
+        if "fixed" in footer:
+            doc["fixed"] = [f.to_dict() for f in footer["fixed"]]
         json.dump(doc, self.out, indent=2, ensure_ascii=False)
         self.out.write("\n")
 
 
 class JsonLinesReporter:
-    """A header line, one line per finding as it is produced, a summary line last."""
+    """A header line; per asset an ``asset`` line and a ``finding`` line per finding, as they are
+    produced; with history a ``fixed`` line per fixed finding; a ``summary`` line last."""
 
     def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
         self.out = out
@@ -57,10 +80,14 @@ class JsonLinesReporter:
         """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
+        if result.name is not None:
+            self._line({"type": "asset", **asset_record(result)})
         for f in result.findings:
             self._line({"type": "finding", **f.to_dict()})
         if result.findings:
             self.out.flush()
 
     def finish(self, footer: dict[str, Any]) -> None:
-        self._line({"type": "summary", **footer})
+        for f in footer.get("fixed", ()):
+            self._line({"type": "fixed", **f.to_dict()})
+        self._line({"type": "summary", **closing_fields(footer)})

@@ -1,8 +1,12 @@
 """``markdown``: a report for people, the GitHub Action's job summary and usable anywhere.
 
-The verdict, counts by severity, counts by rule and severity, and the most severe findings
-(at most ``max_rows``, default 25; first come first within a severity). It keeps only counts
-and that many findings, so memory stays flat however many findings the run has.
+The verdict; assets clean and failing; counts by severity; findings by rule (each rule's
+one-line summary and how to ``explain`` it); with ``--ledger`` new and fixed since the last
+complete audit and the trend over the last audits; the worst assets; findings by modality, by
+declared schema-version line and by acquisition year; then the most severe findings (at most
+``max_rows``, default 25): new ones first, then taken in turn from each rule, so one rule with
+thousands of findings does not hide the others. It keeps only counts and that many findings
+per rule, so memory stays flat however many findings the run has.
 
 Text from the data (object keys, messages) is escaped: paths go in code spans, messages are
 backslash-escaped, newlines never reach the output, so a key cannot inject Markdown or HTML
@@ -14,10 +18,11 @@ from __future__ import annotations
 import heapq
 import itertools
 import re
-from collections import Counter
 from typing import IO, Any
 
 from linter.findings import AssetResult, Finding, Severity
+from linter.overview import Overview
+from linter.terminal import plural
 
 DEFAULT_MAX_ROWS = 25
 _PUNCTUATION = re.compile(r"([\\`*_\[\]<>|~&#!])")
@@ -38,8 +43,8 @@ def code(value: str) -> str:
     return f"{fence}{pad}{value}{pad}{fence}"
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+TREND_ROWS = 10
+FIXED_ROWS = 25
 
 
 class MarkdownReporter:
@@ -47,9 +52,10 @@ class MarkdownReporter:
         self.out = out
         self.fail_on = str(options.get("fail_on", "error"))
         self.limit = max(0, int(options.get("max_rows", DEFAULT_MAX_ROWS)))
+        self.overview = Overview(options.get("convention"), self.fail_on)
         self.header: dict[str, Any] = {}
-        self.by_rule: Counter[tuple[str, str, int]] = Counter()
-        self.worst: list[tuple[int, int, Finding]] = []  # min-heap of (severity, -order, finding)
+        # per rule, a min-heap of (new, severity, -order, finding): the rule's most telling findings
+        self.candidates: dict[str, list[tuple[int, int, int, Finding]]] = {}
         self.order = itertools.count()
         self.total = 0
 
@@ -60,14 +66,27 @@ class MarkdownReporter:
         """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
+        self.overview.add(result.name, result.objects, result.findings, result.schema_version)
         for f in result.findings:
             self.total += 1
-            self.by_rule[(f.rule, f.name, int(f.severity))] += 1
-            item = (int(f.severity), -next(self.order), f)
-            if len(self.worst) < self.limit:
-                heapq.heappush(self.worst, item)
-            elif self.limit and item[:2] > self.worst[0][:2]:
-                heapq.heapreplace(self.worst, item)
+            heap = self.candidates.setdefault(f.rule, [])
+            item = (int(f.status == "new"), int(f.severity), -next(self.order), f)
+            if len(heap) < self.limit:
+                heapq.heappush(heap, item)
+            elif self.limit and item[:3] > heap[0][:3]:
+                heapq.heapreplace(heap, item)
+
+    def shown(self) -> list[Finding]:
+        """At most ``limit`` findings: new first, most severe first, in turn from each rule."""
+        queues = [sorted(h, key=lambda i: i[:3], reverse=True) for h in self.candidates.values()]
+        queues.sort(key=lambda q: q[0][:3], reverse=True)
+        picked: list[tuple[int, int, int, Finding]] = []
+        depth = 0
+        while len(picked) < self.limit and any(depth < len(q) for q in queues):
+            picked.extend(q[depth] for q in queues if depth < len(q))
+            depth += 1
+        picked = sorted(picked, key=lambda i: i[:3], reverse=True)[: self.limit]
+        return [i[3] for i in picked]
 
     def verdict(self, footer: dict[str, Any]) -> str:
         sev = footer["summary"]["by_severity"]
@@ -83,6 +102,8 @@ class MarkdownReporter:
     def finish(self, footer: dict[str, Any]) -> None:
         s = footer["summary"]
         sev = s["by_severity"]
+        ov = self.overview
+        ov.fixed = list(footer.get("fixed") or [])
         targets = ", ".join(code(t) for t in self.header.get("target", []))
         lines = [
             "## aind-bucket-lint",
@@ -93,6 +114,19 @@ class MarkdownReporter:
             f"{plural(s['assets'], 'asset')}, {plural(s['objects'], 'object')}, "
             f"{plural(s['findings'], 'finding')}.",
         ]
+        if ov.assets:
+            other = ov.assets - ov.clean - ov.failing
+            parts = [f"{ov.clean} clean", f"{ov.failing} failing (a finding at or above `{self.fail_on}`)"]
+            if other:
+                parts.append(f"{other} with findings below `{self.fail_on}`")
+            lines += ["", f"Assets: {', '.join(parts)}."]
+        if "new" in s:
+            previous = footer.get("previous_audit")
+            since = f" (audit of {previous})" if previous else " (none before: every finding is new)"
+            lines += [
+                "",
+                f"Since the last complete audit{since}: **{s['new']} new**, **{s.get('fixed', 0)} fixed**.",
+            ]
         baselined = footer.get("baselined", s.get("baselined"))
         if baselined:
             lines += ["", f"{plural(baselined, 'finding')} matched the baseline and are not shown."]
@@ -102,26 +136,75 @@ class MarkdownReporter:
             "| --- | ---: |",
             *(f"| {name} | {sev[name]} |" for name in ("error", "warning", "info")),
         ]
-        if self.by_rule:
+        rules = ov.rules()
+        if rules:
+            history = "new" in s
+            head = "| Rule | Name | Severity | Findings | Assets |" + (" New |" if history else "") + " Summary |"
+            rule_line = "| --- | --- | --- | ---: | ---: |" + (" ---: |" if history else "") + " --- |"
+            lines += ["", "### Findings by rule", "", head, rule_line]
+            for r in rules:
+                new = f" {r['new']} |" if history else ""
+                lines.append(
+                    f"| {r['code']} | {text(r['name'])} | {r['severity']} | {r['findings']} | {r['assets']} |{new}"
+                    f" {text(r['summary'])} |"
+                )
+            lines += ["", "`aind-bucket-lint explain CODE` tells what a rule checks and how to fix its findings."]
+        lines += self.trend_section(footer)
+        worst = ov.worst_assets()
+        if worst:
+            lines += ["", "### Worst assets", "", "| Asset | Errors | Warnings | Info | Findings |"]
+            lines.append("| --- | ---: | ---: | ---: | ---: |")
             lines += [
-                "",
-                "### Findings by rule",
-                "",
-                "| Rule | Name | Severity | Findings |",
-                "| --- | --- | --- | ---: |",
+                f"| {code(w['name'])} | {w['error']} | {w['warning']} | {w['info']} | {w['findings']} |" for w in worst
             ]
-            for (rule, name, severity), count in sorted(self.by_rule.items(), key=lambda kv: (-kv[0][2], kv[0][0])):
-                lines.append(f"| {rule} | {text(name)} | {Severity(severity)} | {count} |")
-        if self.worst:
-            shown = sorted(self.worst, key=lambda item: (-item[0], -item[1]))
+        if ov.assets:
+            for title, column, groups in (
+                ("By modality", "Modality", ov._groups(ov.by_modality)),
+                ("By declared schema version", "data_description schema", ov._groups(ov.by_schema)),
+                ("By acquisition year", "Year", ov._groups(ov.by_year, numeric=True)),
+            ):
+                lines += ["", f"### {title}", "", f"| {text(column)} | Assets | Failing | Findings |"]
+                lines.append("| --- | ---: | ---: | ---: |")
+                lines += [f"| {text(g['label'])} | {g['assets']} | {g['failing']} | {g['findings']} |" for g in groups]
+        if ov.fixed:
+            lines += ["", "### Fixed since the last audit", "", "| Severity | Rule | Path | Message |"]
+            lines.append("| --- | --- | --- | --- |")
+            for f in ov.fixed[:FIXED_ROWS]:
+                lines.append(f"| {f.severity} | {f.rule} | {code(f.path or f.asset or '.')} | {text(f.message)} |")
+            if len(ov.fixed) > FIXED_ROWS:
+                lines += ["", f"{plural(len(ov.fixed) - FIXED_ROWS, 'more fixed finding')} not listed here."]
+        shown = self.shown()
+        if shown:
+            history = "new" in s
             title = "### Findings" if len(shown) == self.total else f"### The {len(shown)} most severe findings"
-            lines += ["", title, "", "| Severity | Rule | Path | Message |", "| --- | --- | --- | --- |"]
-            for _, _, f in shown:
+            if history:
+                lines += ["", title, "", "| Severity | Rule | Status | Path | Message |"]
+                lines.append("| --- | --- | --- | --- | --- |")
+            else:
+                lines += ["", title, "", "| Severity | Rule | Path | Message |", "| --- | --- | --- | --- |"]
+            for f in shown:
                 where = code(f.path or f.asset or ".")
-                lines.append(f"| {f.severity} | {f.rule} | {where} | {text(f.message)} |")
+                status = f" {f.status} |" if history else ""
+                lines.append(f"| {f.severity} | {f.rule} |{status} {where} | {text(f.message)} |")
             rest = self.total - len(shown)
             if rest:
-                lines += ["", f"{plural(rest, 'more finding')} not listed here; see the full report (SARIF or JSON)."]
+                more = plural(rest, "more finding")
+                lines += ["", f"{more} not listed here; see the full report (HTML, SARIF or JSON)."]
         elif not s["findings"]:
             lines += ["", "No findings."]
         self.out.write("\n".join(lines) + "\n")
+
+    def trend_section(self, footer: dict[str, Any]) -> list[str]:
+        trend = list(footer.get("trend") or [])[-TREND_ROWS:]
+        if not trend:
+            return []
+        lines = ["", "### Trend", "", "| Audit | Assets | Clean | Errors | Warnings | Info | New | Fixed |"]
+        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for a in trend:
+            sev = a["by_severity"]
+            when = a["started_at"] + ("" if a["complete"] else " (incomplete)")
+            lines.append(
+                f"| {when} | {a['assets']} | {a['clean_assets']} | {sev['error']} | {sev['warning']} | {sev['info']} |"
+                f" {a['new']} | {a['fixed']} |"
+            )
+        return lines

@@ -128,7 +128,9 @@ class SarifReporter:
         }
         if f.rule in self.rule_index:
             out["ruleIndex"] = self.rule_index[f.rule]
-        if self.baseline:
+        if f.status is not None:  # with --ledger: against the last complete audit of the root
+            out["baselineState"] = "new" if f.status == "new" else "unchanged"
+        elif self.baseline:
             out["baselineState"] = "new"
         return out
 

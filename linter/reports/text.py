@@ -1,10 +1,38 @@
-"""``text``: one line a finding, ``path: CODE [severity] message``, then a summary."""
+"""``text``: one line a finding, ``path: CODE [severity] message``, then a summary.
+
+Below the summary line, when there are findings or history, a short overview: assets clean
+and failing, new and fixed since the last audit, the rules with most findings and the worst
+assets. Colour (severity, rule code) only when the stream is a terminal that wants it
+(``--color``, ``NO_COLOR``, ``FORCE_COLOR``).
+"""
 
 from __future__ import annotations
 
 from typing import IO, Any
 
 from linter.findings import AssetResult
+from linter.overview import Overview
+from linter.terminal import Painter, plural, severity_counts
+
+TOP_RULES = 5
+TOP_ASSETS = 5
+
+
+def summary_line(footer: dict[str, Any]) -> str:
+    """``3 assets, 4 objects: 3 findings (1 error, 1 warning, 1 info)`` and what else is to say."""
+    s = footer["summary"]
+    line = (
+        f"{plural(s['assets'], 'asset')}, {plural(s['objects'], 'object')}: {plural(s['findings'], 'finding')} "
+        f"({severity_counts(s['by_severity'])})"
+    )
+    if "new" in s:
+        line += f"; {s['new']} new, {s.get('fixed', 0)} fixed since the last audit"
+    if not footer.get("complete", True):
+        line += "; INCOMPLETE: part of the target could not be read (see E901)"
+    baselined = footer.get("baselined") or s.get("baselined")
+    if baselined:
+        line += f"; {plural(baselined, 'baselined finding')} not shown"
+    return line
 
 
 class TextReporter:
@@ -15,6 +43,9 @@ class TextReporter:
         self.out = out
         self.relocate = options.get("relocate")
         self.label: str | None = None
+        self.paint = Painter(bool(options.get("color", False)))
+        self.fail_on = str(options.get("fail_on", "error"))
+        self.overview = Overview(options.get("convention"), self.fail_on, worst_limit=TOP_ASSETS)
 
     def start(self, header: dict[str, Any]) -> None:
         pass
@@ -23,22 +54,40 @@ class TextReporter:
         self.label = label
 
     def asset(self, result: AssetResult) -> None:
+        self.overview.add(result.name, result.objects, result.findings, result.schema_version)
+        paint = self.paint
         for f in result.findings:
             where = f.path or f.asset or "."
             if self.relocate is not None and self.label is not None and "://" not in self.label:
                 where = self.relocate(self.label, where)
-            self.out.write(f"{where}: {f.rule} [{f.severity}] {f.message}\n")
+            status = " (new)" if f.status == "new" else ""
+            self.out.write(
+                f"{paint(where, 'bold')}: {paint(f.rule, str(f.severity))} [{f.severity}] {f.message}{status}\n"
+            )
 
     def finish(self, footer: dict[str, Any]) -> None:
-        s = footer["summary"]
-        sev = s["by_severity"]
-        line = (
-            f"{s['assets']} assets, {s['objects']} objects: {s['findings']} findings "
-            f"({sev['error']} errors, {sev['warning']} warnings, {sev['info']} info)"
-        )
-        if not footer["complete"]:
-            line += "; INCOMPLETE: part of the target could not be read (see E901)"
-        baselined = footer.get("baselined") or s.get("baselined")
-        if baselined:
-            line += f"; {baselined} baselined findings not shown"
-        self.out.write(line + "\n")
+        self.out.write(summary_line(footer) + "\n")
+        ov = self.overview
+        if not ov.findings and not footer.get("fixed"):
+            return
+        lines = []
+        if ov.assets:
+            lines.append(
+                f"  assets: {ov.clean} clean, {ov.failing} failing (at or above {self.fail_on}), "
+                f"{ov.assets - ov.clean - ov.failing} with findings below it"
+            )
+        rules = ov.rules()
+        if rules:
+            top = ", ".join(f"{r['code']} {r['name']} {r['findings']}" for r in rules[:TOP_RULES])
+            more = f" (+{plural(len(rules) - TOP_RULES, 'more rule')})" if len(rules) > TOP_RULES else ""
+            lines.append(f"  top rules: {top}{more}; `aind-bucket-lint explain CODE` tells more")
+        worst = ov.worst_assets()
+        if worst:
+            named = (f"{w['name']} ({plural(w['findings'], 'finding')})" for w in worst)
+            lines.append("  worst assets: " + ", ".join(named))
+        fixed = footer.get("fixed") or []
+        for f in fixed[:TOP_ASSETS]:
+            lines.append(f"  fixed: {f.path or f.asset or '.'}: {f.rule} {f.message}")
+        if len(fixed) > TOP_ASSETS:
+            lines.append(f"  fixed: {plural(len(fixed) - TOP_ASSETS, 'more finding')}")
+        self.out.write("".join(line + "\n" for line in lines))
