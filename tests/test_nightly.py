@@ -26,22 +26,14 @@ A = "ecephys_123456_2022-12-12_05-06-07"
 B = "SmartSPIM_623711_2022-10-27_16-48-54"
 C = "smartspim_653158_2023-02-01_10-00-00"  # modality in the wrong case: N102
 D = "HCR_703179_2024-03-24_00-00-00"  # placeholder time: N107 (info)
-E = "behavior_754897_2025-03-13_25-61-00"  # impossible time: N103
+E = "behavior_754897_2025-03-13_10-00-00"  # uploaded without its subject.json: M201
 SCREENSHOT_ENV = "AIND_BUCKET_LINT_SCREENSHOT"
 FORMATS = ("json", "jsonl", "markdown", "html", "sarif", "text")
 
 
 def clean_asset(name: str) -> dict[str, bytes]:
-    """An asset whose real aind-data-schema 2.9.2 sidecars agree with its name (subject, time)."""
-    _, subject, date, time = name.split("_")[:4]
-    files = asset_files(name)
-    dd = json.loads(files[f"{name}/data_description.json"])
-    dd.update(subject_id=subject, creation_time=f"{date}T{time.replace('-', ':')}Z")
-    files[f"{name}/data_description.json"] = json.dumps(dd, indent=2).encode()
-    subj = json.loads(files[f"{name}/subject.json"])
-    subj["subject_id"] = subject
-    files[f"{name}/subject.json"] = json.dumps(subj, indent=2).encode()
-    return files
+    """An asset whose aind-data-schema 2.9.2 sidecars agree with its name (tests/fixtures.py)."""
+    return asset_files(name)
 
 
 def nightly(server: SeaweedServer, bucket: str, ledger: Path, night: Path, *extra: str) -> CliResult:
@@ -173,21 +165,16 @@ def test_three_nights_with_an_incomplete_one_between(
     assert "**Incomplete**" in ri["markdown"]
 
     # night 3: B repaired (since the incomplete night), the stray file removed, C still wrong,
-    # E added with an impossible time. Compared with night 2, the last complete one.
+    # E added without its subject.json. Compared with night 2, the last complete one.
     client.delete_object(Bucket=bucket, Key="stray.txt")
-    put_files(client, bucket, clean_asset(E))
+    put_files(client, bucket, {k: v for k, v in clean_asset(E).items() if not k.endswith("/subject.json")})
     res = nightly(aws_env, bucket, ledger, tmp_path / "n3")
     assert (res.code, res.err) == (1, "")
     r3 = reports(tmp_path / "n3")
     assert r3["json"]["previous_audit"] == r2["json"]["started_at"]  # the incomplete night is passed over
-    assert statuses(r3["json"]) == [
-        ("N107", D, "existing"),
-        ("N103", E, "new"),
-        ("M203", E, "new"),
-        ("N102", C, "existing"),
-    ]
+    assert statuses(r3["json"]) == [("N107", D, "existing"), ("M201", E, "new"), ("N102", C, "existing")]
     assert fixed(r3["json"]) == [("L302", "stray.txt", "fixed"), ("M206", B, "fixed")]
-    check_counts(r3, 4, 2, 2)
+    check_counts(r3, 3, 1, 2)
     md = r3["markdown"]
     assert "### Fixed since the last audit" in md and f"| error | M206 | `{B}/data_description.json` |" in md
     trend = md[md.index("### Trend") :].split("\n\n")[1].splitlines()
@@ -197,13 +184,13 @@ def test_three_nights_with_an_incomplete_one_between(
         ["4", "2", "2", "1", "1", "1", "0 |"],
     ]
     assert trend[4].startswith(f"| {ri['json']['started_at']} (incomplete) |")
-    assert "; 2 new, 2 fixed since the last audit" in r3["text"]
+    assert "; 1 new, 2 fixed since the last audit" in r3["text"]
     assert "  fixed: stray.txt: L302 " in r3["text"]
 
     # --fail-on-new: the same bucket again fails only because of what is new
     res = nightly(aws_env, bucket, ledger, tmp_path / "n4", "--fail-on-new")
     assert res.code == 0
-    check_counts(reports(tmp_path / "n4"), 4, 0, 0)
+    check_counts(reports(tmp_path / "n4"), 3, 0, 0)
     put_files(client, bucket, {"stray.txt": "again"})
     res = nightly(aws_env, bucket, ledger, tmp_path / "n5", "--fail-on-new", "--fail-on", "warning")
     assert res.code == 1
@@ -216,9 +203,9 @@ def test_three_nights_with_an_incomplete_one_between(
         "2 assets  0 findings (0 errors, 0 warnings, 0 info)  0 new  0 fixed",
         "4 assets  4 findings (2 errors, 1 warning, 1 info)  4 new  0 fixed",
         "4 assets  4 findings (2 errors, 1 warning, 1 info)  1 new  0 fixed  INCOMPLETE",
-        "5 assets  4 findings (3 errors, 0 warnings, 1 info)  2 new  2 fixed",
-        "5 assets  4 findings (3 errors, 0 warnings, 1 info)  0 new  0 fixed",
-        "5 assets  5 findings (3 errors, 1 warning, 1 info)  1 new  0 fixed",
+        "5 assets  3 findings (2 errors, 0 warnings, 1 info)  1 new  2 fixed",
+        "5 assets  3 findings (2 errors, 0 warnings, 1 info)  0 new  0 fixed",
+        "5 assets  4 findings (2 errors, 1 warning, 1 info)  1 new  0 fixed",
     ]
     lines = history.out.splitlines()
     assert len(lines) == len(expected)
@@ -245,16 +232,15 @@ def check_html(page: Path, tmp_path: Path) -> None:
     with chromium() as driver:
         check_page(driver, page)
         assert chart_marks(driver, "chart-trend") >= 12  # 3 complete audits and this one, 3 severities
-        assert chart_marks(driver, "chart-rules") == 4  # one bar per rule with findings
+        assert chart_marks(driver, "chart-rules") == 3  # one bar per rule with findings
         assert chart_marks(driver, "chart-modality") >= 3
         assert [r[:4] for r in table_rows(driver)] == [
-            [E, "M203 schema-violation", "error", "1"],
-            [E, "N103 invalid-datetime", "error", "1"],
+            [E, "M201 missing-sidecar", "error", "1"],
             [C, "N102 unknown-modality", "error", "1"],
             [D, "N107 placeholder-time", "info", "1"],
         ]
         set_filter(driver, "f-status", "new")
-        assert [r[0] for r in table_rows(driver)] == [E, E]
+        assert [r[0] for r in table_rows(driver)] == [E]
         set_filter(driver, "f-status", "")
         set_filter(driver, "f-severity", "1")
         assert [r[0] for r in table_rows(driver)] == [D]
