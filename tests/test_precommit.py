@@ -111,7 +111,6 @@ def test_hook_lints_each_touched_asset_once_and_nothing_else(tmp_path: Path, mon
     assert res.out.splitlines() == [
         "notes.txt: L302 [warning] file 'notes.txt' at the target root belongs to no asset",
         "0 assets, 1 object: 1 finding (0 errors, 1 warning, 0 info)",
-        "  top rules: L302 orphan-object 1; `aind-bucket-lint explain CODE` tells more",
     ]
 
 

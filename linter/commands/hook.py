@@ -30,5 +30,7 @@ def run(files: Sequence[str], bucket_root: str | None, given: AuditOptions, *, s
     selection = select_assets(names, load_run_convention(given, config), root)
     if not selection:
         return EXIT_OK
-    options = {"relocate": relocator(top)} if top is not None else {}
+    options: dict[str, object] = {"overview": False}
+    if top is not None:
+        options["relocate"] = relocator(top)
     return check.run(list(selection), given, only=selection, report_options=options)

@@ -45,6 +45,8 @@ class TextReporter:
         self.label: str | None = None
         self.paint = Painter(bool(options.get("color", False)))
         self.fail_on = str(options.get("fail_on", "error"))
+        # the pre-commit hook's output stays one line a finding and the summary line
+        self.show_overview = bool(options.get("overview", True))
         self.overview = Overview(options.get("convention"), self.fail_on, worst_limit=TOP_ASSETS)
 
     def start(self, header: dict[str, Any]) -> None:
@@ -68,7 +70,7 @@ class TextReporter:
     def finish(self, footer: dict[str, Any]) -> None:
         self.out.write(summary_line(footer) + "\n")
         ov = self.overview
-        if not ov.findings and not footer.get("fixed"):
+        if not self.show_overview or (not ov.findings and not footer.get("fixed")):
             return
         lines = []
         if ov.assets:
