@@ -290,14 +290,22 @@ class AuditHistory:
             raise
         self.db.execute("COMMIT")
 
-    def finish(self, complete: bool, summary: dict[str, Any], clean_assets: int) -> list[Finding]:
+    def finish(
+        self, complete: bool, summary: dict[str, Any], clean_assets: int, partial: bool = False
+    ) -> list[Finding]:
         """Close the audit. A complete one records its findings and returns those fixed since the
-        last complete audit; an incomplete one records only its line and fixes nothing."""
+        last complete audit; an incomplete one records only its line and fixes nothing; a
+        ``partial`` one (part of the root looked at on purpose: the hook, one asset folder) is no
+        audit of the root and leaves no line."""
         self._flush()
         fixed: list[Finding] = []
         audit = self.audit_id
         with self.mutex, self._transaction():
             db = self.db
+            if partial:
+                db.execute("DELETE FROM audits WHERE id = ?", (audit,))
+                db.execute("DELETE FROM temp.pending_findings")
+                return fixed
             if complete:
                 fixed = [
                     Finding(r[0], _rule_name(r[0]), Severity.parse(r[1]), r[2], r[3], r[4], {}, "fixed")

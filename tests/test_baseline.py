@@ -229,7 +229,7 @@ def test_baseline_replaces_an_existing_file(bucket: Path, tmp_path: Path) -> Non
     base.write_text("previous")
     res = run_cli("baseline", str(bucket), "--select", "N107", "--output", str(base))
     assert res.code == 0
-    assert res.err == f"aind-bucket-lint: wrote {base}: 1 findings\n"
+    assert res.err == f"aind-bucket-lint: wrote {base}: 1 finding\n"
     assert [e["rule"] for e in json.loads(base.read_text())["findings"]] == ["N107"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.json", "bucket"]
 

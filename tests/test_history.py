@@ -105,3 +105,16 @@ def test_schema_version_is_remembered_for_reused_verdicts(tmp_path: Path) -> Non
         h = AuditHistory(led.db, led.mutex, "s3://b/")
         assert h.schema_version(A, None) == "2.4.2"
         h.finish(True, {"assets": 2, "objects": 0, "by_severity": {}}, 2)
+
+
+def test_a_partial_audit_leaves_no_line_and_fixes_nothing(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.db"
+    audit(ledger, "s3://b/", {A: [f("M201", A, "m")], B: [f("N107", B, "p")]})
+    with Ledger(ledger) as led:  # the hook: only B looked at, on purpose
+        h = AuditHistory(led.db, led.mutex, "s3://b/")
+        assert [x.status for x in h.mark(B, [f("N107", B, "p")])] == ["existing"]
+        assert h.finish(True, {"assets": 1, "objects": 1, "by_severity": {}}, 0, partial=True) == []
+    assert [a.assets for a in read_audits(ledger)] == [2]
+    statuses, fixed, _ = audit(ledger, "s3://b/", {A: [f("M201", A, "m")], B: []})
+    assert statuses == {A: ["existing"], B: []}
+    assert [(x.rule, x.asset) for x in fixed] == [("N107", B)]

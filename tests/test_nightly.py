@@ -182,7 +182,9 @@ def test_three_nights_with_an_incomplete_one_between(
         ["2", "2", "0", "0", "0", "0", "0 |"],
         ["4", "1", "2", "1", "1", "4", "0 |"],
         ["4", "2", "2", "1", "1", "1", "0 |"],
+        ["5", "2", "2", "0", "1", "1", "2 |"],
     ]
+    assert trend[5].startswith(f"| {r3['json']['started_at']} (this audit) |")
     assert trend[4].startswith(f"| {ri['json']['started_at']} (incomplete) |")
     assert "; 1 new, 2 fixed since the last audit" in r3["text"]
     assert "  fixed: stray.txt: L302 " in r3["text"]

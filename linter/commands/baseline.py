@@ -12,6 +12,7 @@ from linter.commands import UsageError
 from linter.commands.check import audit
 from linter.commands.common import AuditOptions, build_plan, load_config, load_run_convention, open_ledger
 from linter.reports import get_reporter
+from linter.terminal import plural
 
 
 def run(targets: Sequence[str], given: AuditOptions, output: str) -> int:
@@ -30,7 +31,8 @@ def run(targets: Sequence[str], given: AuditOptions, output: str) -> int:
             ledger.close()
     if outcome.complete:
         replace_file(output, buffer.getvalue())
-        print(f"aind-bucket-lint: wrote {output}: {sum(outcome.by_rule.values())} findings", file=sys.stderr)
+        count = plural(sum(outcome.by_rule.values()), "finding")
+        print(f"aind-bucket-lint: wrote {output}: {count}", file=sys.stderr)
     else:
         print(f"aind-bucket-lint: {output} not written: part of the target could not be read", file=sys.stderr)
     return outcome.exit_code("never")

@@ -195,7 +195,7 @@ def audit(
                 # a run over part of the root (the hook, one asset folder) or one that could not
                 # read everything must not mark what it did not see as fixed
                 whole = only is None and linter.last_source is not None and not linter.last_source.single_asset
-                outcome.fixed += record.finish(tally.complete and whole, tally.summary(), tally.clean)
+                outcome.fixed += record.finish(tally.complete, tally.summary(), tally.clean, partial=not whole)
         progress.close()
         baselined = baseline.matched if baseline is not None else None
         outcome.ignored = ignores.ignored if ignores else 0

@@ -195,9 +195,22 @@ class MarkdownReporter:
         self.out.write("\n".join(lines) + "\n")
 
     def trend_section(self, footer: dict[str, Any]) -> list[str]:
-        trend = list(footer.get("trend") or [])[-TREND_ROWS:]
+        """The last audits of the root and, as the last row, this one."""
+        trend = list(footer.get("trend") or [])[-(TREND_ROWS - 1) :]
         if not trend:
             return []
+        s = footer["summary"]
+        trend.append(
+            {
+                "started_at": f"{self.header.get('started_at', '')} (this audit)",
+                "complete": footer.get("complete", True),
+                "assets": s["assets"],
+                "clean_assets": self.overview.clean,
+                "by_severity": s["by_severity"],
+                "new": s.get("new", 0),
+                "fixed": s.get("fixed", 0),
+            }
+        )
         lines = ["", "### Trend", "", "| Audit | Assets | Clean | Errors | Warnings | Info | New | Fixed |"]
         lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for a in trend:
