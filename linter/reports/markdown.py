@@ -122,7 +122,7 @@ class MarkdownReporter:
             lines += ["", f"Assets: {', '.join(parts)}."]
         if "new" in s:
             previous = footer.get("previous_audit")
-            since = f" (audit of {previous})" if previous else " (none before: every finding is new)"
+            since = f", {previous}," if previous else " (none before: every finding is new)"
             lines += [
                 "",
                 f"Since the last complete audit{since}: **{s['new']} new**, **{s.get('fixed', 0)} fixed**.",
