@@ -73,6 +73,13 @@ def _chart(kind: str, title: str, **config: Any) -> Any:
     )
 
 
+def _integer_axis(chart: Any, values: list[Any]) -> None:
+    """Counts are whole numbers: ticks at whole steps, never 0.1, 0.2, ..."""
+    top = max([v for v in values if isinstance(v, int | float)] or [0])
+    step = max(1, -(-int(top) // 8))
+    chart.y_labels = list(range(0, int(top) + step, step))
+
+
 def _svg(chart: Any) -> str:
     return str(chart.render(is_unicode=True))
 
@@ -91,6 +98,7 @@ def trend_chart(trend: list[dict[str, Any]], current: dict[str, Any] | None) -> 
     if any(p.get("new") is not None for p in points):
         chart.add("new", [p.get("new") for p in points])
         chart.add("fixed", [p.get("fixed") for p in points])
+    _integer_axis(chart, [v for p in points for v in (*p["by_severity"].values(), p.get("new"), p.get("fixed"))])
     return _svg(chart)
 
 
@@ -100,6 +108,7 @@ def rules_chart(rules: list[dict[str, Any]]) -> str:
     chart.x_labels = [f"{r['code']} {r['name']}" for r in shown]
     for sev, label in (("error", "errors"), ("warning", "warnings"), ("info", "info")):
         chart.add(label, [r["findings"] if r["severity"] == sev else None for r in shown])
+    _integer_axis(chart, [r["findings"] for r in shown])
     return _svg(chart)
 
 
@@ -108,8 +117,9 @@ def modality_chart(groups: list[dict[str, Any]]) -> str:
     chart = _chart("Bar", "Assets and findings by modality", x_label_rotation=30)
     chart.x_labels = [g["label"] for g in shown]
     chart.add("findings", [g["findings"] for g in shown])
-    chart.add("failing assets", [g["failing"] for g in shown], secondary=False)
+    chart.add("failing assets", [g["failing"] for g in shown])
     chart.add("assets", [g["assets"] for g in shown])
+    _integer_axis(chart, [v for g in shown for v in (g["findings"], g["assets"])])
     return _svg(chart)
 
 
