@@ -207,3 +207,23 @@ def test_colour_follows_color_no_color_and_force_color(bucket: Path, monkeypatch
 def test_plurals() -> None:
     assert [plural(n, "finding") for n in (0, 1, 2)] == ["0 findings", "1 finding", "2 findings"]
     assert plural(1, "info", "info") == "1 info"
+
+
+def test_a_baseline_hides_findings_but_fixes_none(bucket: Path, tmp_path: Path) -> None:
+    ledger, base = tmp_path / "ledger.db", tmp_path / "baseline.json"
+    assert run_cli("baseline", str(bucket), "--select", "N,L", "--output", str(base)).code == 0
+    first = json.loads(check(bucket, "--ledger", str(ledger), "--format", "json")[1])
+    assert [f["status"] for f in first["findings"]] == ["new", "new", "new"]
+    code, stdout, _ = check(bucket, "--ledger", str(ledger), "--format", "json", "--baseline", str(base))
+    second = json.loads(stdout)
+    assert (code, second["findings"], second["summary"]["fixed"], second["summary"]["baselined"]) == (0, [], 0, 3)
+    third = json.loads(check(bucket, "--ledger", str(ledger), "--format", "json")[1])
+    assert [f["status"] for f in third["findings"]] == ["existing", "existing", "existing"]
+    assert third["summary"]["fixed"] == 0
+    lines = run_cli("history", str(ledger)).out.splitlines()
+    counts = "3 assets  3 findings (1 error, 1 warning, 1 info)"
+    assert [line.split("  ", 1)[1] for line in lines] == [
+        f"{counts}  3 new  0 fixed",
+        f"{counts}  0 new  0 fixed",  # the ledger's line counts what the bucket has, baselined or not
+        f"{counts}  0 new  0 fixed",
+    ]

@@ -175,17 +175,19 @@ def audit(
                         record = AuditHistory(ledger.db, ledger.mutex, linter.last_source.root_url, started)
                         if not footer_extra:
                             footer_extra = _trend(record)
-                    result = baseline.filter(linted) if baseline is not None else linted
-                    if ignores:
-                        result = ignores.filter(result)
+                    # per-asset-ignores say what is no finding at all; the history records what
+                    # the bucket has (a baseline only hides known findings, it fixes none of them)
+                    result = ignores.filter(linted) if ignores else linted
                     if record is not None:
                         result = _with_history(record, result)
+                    tally.add(result)
+                    if baseline is not None:
+                        result = baseline.filter(result)
                     if result.findings and out is not None and _is_terminal(out):
                         progress.close()  # the report goes to the same terminal: no line in its way
                     reporter.asset(result)
                     progress.update(result.name is not None, result.objects, len(result.findings))
                     outcome.add(result)
-                    tally.add(result)
             except SourceError as exc:
                 progress.close()
                 print(f"aind-bucket-lint: {exc}", file=sys.stderr)
