@@ -29,6 +29,8 @@ NO_YEAR = "(no date)"
 WORST_ASSETS = 10
 _DATE = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})-[0-9]{2}-[0-9]{2}(?![0-9])")
 _VERSION = re.compile(r"^\s*([0-9]+)\.")
+_LEVEL = {s: int(s) for s in Severity}
+_NAME = {int(s): str(s) for s in Severity}
 
 
 def schema_line(version: str | None) -> str:
@@ -112,36 +114,41 @@ class Overview:
         per_severity: Counter[str] = Counter()
         rules_seen: set[str] = set()
         rows: dict[tuple[str, str], list[Any]] = {}
-        for f in findings:
-            sev = str(f.severity)
-            per_severity[sev] += 1
-            rc = self.by_rule.get(f.rule)
+        by_rule, keep_rows, worst_level = self.by_rule, self.keep_rows, 0
+        for f in findings:  # the hot loop at 10^6 findings: plain ints and dict lookups only
+            level = _LEVEL[f.severity]
+            worst_level = max(worst_level, level)
+            per_severity[_NAME[level]] += 1
+            rc = by_rule.get(f.rule)
             if rc is None:
-                rc = self.by_rule[f.rule] = RuleCount(f.rule, f.name, f.severity)
+                rc = by_rule[f.rule] = RuleCount(f.rule, f.name, f.severity)
             rc.findings += 1
-            rc.severity = max(rc.severity, f.severity)
-            if f.status == "new":
+            if level > rc.severity:
+                rc.severity = Severity(level)
+            new = f.status == "new"
+            if new:
                 rc.new += 1
                 self.new += 1
             if f.rule not in rules_seen:
                 rules_seen.add(f.rule)
                 rc.assets += name is not None
-            if self.keep_rows:
+            if keep_rows:
                 # one row per asset and rule; findings about the target as a whole, one per path
                 key = (f.rule, f.path or "" if name is None else "")
                 row = rows.get(key)
                 if row is None:
-                    row = rows[key] = [name or "", f.rule, int(f.severity), 0, 0, f.path or "", f.message]
-                row[2] = max(row[2], int(f.severity))
+                    row = rows[key] = [name or "", f.rule, level, 0, 0, f.path or "", f.message]
+                elif level > row[2]:
+                    row[2] = level
                 row[3] += 1
-                row[4] += f.status == "new"
+                row[4] += new
         self.rows.extend(tuple(r) for r in rows.values())  # type: ignore[misc]
         self.findings += len(findings)
         self.by_severity.update(per_severity)
         if name is None:
             return
         self.assets += 1
-        failing = any(f.severity >= threshold for f in findings)
+        failing = bool(findings) and worst_level >= int(threshold)
         self.clean += not findings
         self.failing += failing
         modality, year = self.facets(name)
