@@ -395,6 +395,29 @@ def test_a_bad_input_is_a_clear_error(workspace: Path, action_path: Path) -> Non
     assert run.outputs["sarif"] == "" and not (workspace / "aind-bucket-lint.sarif").exists()
 
 
+def check_jsonschema(builtin: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """The real check-jsonschema command with one of its built-in (SchemaStore) schemas."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", builtin, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_readme_workflow_and_action_pass_check_jsonschema(tmp_path: Path) -> None:
+    [workflow_text] = [b for b in readme_blocks("yaml") if "jobs:" in b]
+    workflow = tmp_path / "audit-staging.yml"
+    workflow.write_text(workflow_text, encoding="utf-8")
+    done = check_jsonschema("vendor.github-workflows", workflow)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = check_jsonschema("vendor.github-actions", REPO / "action.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    # and the check fails where it should: a step with neither run nor uses
+    workflow.write_text(workflow_text.replace("      - uses: actions/checkout@v4", "      - name: nothing"))
+    assert check_jsonschema("vendor.github-workflows", workflow).returncode == 1
+
+
 def test_readme_workflow_is_a_valid_workflow_that_uses_this_action() -> None:
     [workflow_text] = [b for b in readme_blocks("yaml") if "jobs:" in b]
     workflow = yaml.safe_load(workflow_text)
