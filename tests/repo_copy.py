@@ -29,7 +29,9 @@ GIT_ENV = {
 
 def git(*args: str, cwd: Path) -> str:
     env = {**os.environ, **GIT_ENV, "GIT_CONFIG_GLOBAL": os.devnull}
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} (in {cwd}) failed with {done.returncode}: {done.stderr.strip()}")
     return done.stdout
 
 
