@@ -9,10 +9,12 @@ committing it there works the same way in both places and never touches the real
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,8 +29,22 @@ GIT_ENV = {
 }
 
 
+@functools.cache
+def _empty_git_config() -> str:
+    """An empty global git config of our own (not os.devnull: a report written "atomically" to
+    /dev/null by some other process once replaced the device with a file git could not parse)."""
+    path = Path(tempfile.mkdtemp(prefix="aind-bucket-lint-git-")) / "gitconfig"
+    path.write_text("", encoding="utf-8")
+    return str(path)
+
+
+def git_env(**more: str) -> dict[str, str]:
+    """The environment for git and pre-commit in tests: a fixed identity, no system or user config."""
+    return {**os.environ, **GIT_ENV, "GIT_CONFIG_GLOBAL": _empty_git_config(), **more}
+
+
 def git(*args: str, cwd: Path) -> str:
-    env = {**os.environ, **GIT_ENV, "GIT_CONFIG_GLOBAL": os.devnull}
+    env = git_env()
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} (in {cwd}) failed with {done.returncode}: {done.stderr.strip()}")

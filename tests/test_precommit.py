@@ -5,7 +5,6 @@ repositories."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from linter.conventions import load_convention
 from linter.precommit import select_assets, staged_files
 from tests.conftest import REPO, make_tree, run_cli
 from tests.fixtures import data_description_v2, dump, make_asset, subject_v2
-from tests.repo_copy import GIT_ENV, assert_pin_exists, committed_copy, git, readme_blocks
+from tests.repo_copy import assert_pin_exists, committed_copy, git, git_env, readme_blocks
 
 GOOD = "123456_2022-02-21_16-30-01"
 BROKEN = "smartspim_123456_2022-02-21_16-30-01"
@@ -158,7 +157,7 @@ def try_repo(hook_repo: Path, cwd: Path, home: Path) -> subprocess.CompletedProc
     try-repo installs the hook into a fresh virtualenv every time (pip install of this project
     with aind-data-schema, about 15-25 s); PRE_COMMIT_HOME keeps its logs out of the user's cache.
     """
-    env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(home), "GIT_CONFIG_GLOBAL": os.devnull}
+    env = git_env(PRE_COMMIT_HOME=str(home))
     env.pop("PRE_COMMIT", None)
     started = time.monotonic()
     done = subprocess.run(
@@ -338,7 +337,7 @@ def installed_hook(hook_repo: Path, data_repo: Path, home: Path) -> dict[str, st
     repo["repo"] = str(hook_repo)
     repo["rev"] = git("rev-parse", "HEAD", cwd=hook_repo).strip()
     (data_repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(home), "GIT_CONFIG_GLOBAL": os.devnull}
+    env = git_env(PRE_COMMIT_HOME=str(home))
     env.pop("PRE_COMMIT", None)
     subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=data_repo, env=env, check=True,
                    capture_output=True)  # fmt: skip
