@@ -52,12 +52,14 @@ def check_arguments(env: Mapping[str, str]) -> list[str]:
     if not target:
         raise InputError("input target is required (e.g. s3://BUCKET/staging/)")
     argv = ["check", target, "--format", "github", "--quiet", "--fail-on", _input(env, "fail-on") or "error"]
-    for name in ("convention", "config", "destination", "endpoint-url", "region", "baseline"):
+    for name in ("convention", "config", "destination", "endpoint-url", "region", "baseline", "timeout"):
         value = _input(env, name)
         if value:
             argv += [f"--{name}", value]
     if _flag(env, "no-sign-request"):
         argv.append("--no-sign-request")
+    if _flag(env, "allow-empty"):
+        argv.append("--allow-empty")
     return argv
 
 

@@ -18,6 +18,7 @@ from linter.commands import rules as rules_command
 from linter.commands.common import CHECK_FORMATS, FAIL_ON, AuditOptions
 from linter.config import ConfigError
 from linter.conventions import BUILTIN, ConventionError
+from linter.ledger import LedgerError
 from linter.plan import EXECUTORS
 from linter.terminal import COLOR_CHOICES
 
@@ -132,6 +133,24 @@ def add_check_options(p: argparse.ArgumentParser, report: bool = True) -> None:
         metavar="s3://BUCKET[/PREFIX]",
         help="where the target's assets will be published; report those already there (I405)",
     )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop the audit after this long: the report is written, each asset not finished gets E901, exit 2",
+    )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        default=None,
+        help="a target with no assets is not an error (e.g. a staging prefix between uploads)",
+    )
+    p.add_argument(
+        "--sidecar-budget",
+        type=int,
+        metavar="MIB",
+        help="MiB of sidecars parsed and validated at once, whatever --jobs is (default 64)",
+    )
     s3 = p.add_argument_group("S3")
     s3.add_argument("--endpoint-url", metavar="URL", help="an S3-compatible endpoint instead of AWS")
     s3.add_argument("--region", metavar="REGION", help="the bucket's AWS region (default from the AWS config)")
@@ -190,6 +209,9 @@ def audit_options(args: argparse.Namespace) -> AuditOptions:
         quiet=args.quiet,
         ledger=args.ledger,
         destination=args.destination,
+        timeout=args.timeout,
+        allow_empty=args.allow_empty,
+        sidecar_budget=args.sidecar_budget,
         inventory=args.inventory,
         endpoint_url=args.endpoint_url,
         region=args.region,
@@ -261,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         return dispatch(args)
-    except (UsageError, ConfigError, ConventionError, BaselineError) as exc:
+    except (UsageError, ConfigError, ConventionError, BaselineError, LedgerError) as exc:
         print(f"aind-bucket-lint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
@@ -270,3 +292,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aind-bucket-lint: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # whatever escaped: one clear line and exit 2, never exit 1 (findings)
+        return internal_error(exc)
+
+
+def internal_error(exc: BaseException) -> int:
+    """An exception nothing else caught: one line on stderr (the traceback only with
+    ``AIND_BUCKET_LINT_TRACEBACK=1``) and exit 2, so a crash never looks like findings."""
+    if os.environ.get("AIND_BUCKET_LINT_TRACEBACK"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+    text = " ".join(str(exc).split()) or "(no message)"
+    print(
+        f"aind-bucket-lint: internal error, the run is incomplete: {type(exc).__name__}: {text[:500]}{where}",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
+
+from linter.yamlsafe import YamlError, load_yaml
 
 CONFIG_NAME = ".aind-bucket-lint.yaml"
 
@@ -38,6 +39,12 @@ SCHEMA: dict[str, Any] = {
             "description": "glob on the asset name -> rule codes or prefixes not reported for those assets",
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
         },
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 604800},
+        "allow-empty": {"type": "boolean"},
+        "sidecar-budget": {"type": "integer", "minimum": 1, "maximum": 65536},
+        "s3-connect-timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
+        "s3-read-timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+        "s3-max-attempts": {"type": "integer", "minimum": 1, "maximum": 20},
     },
 }
 
@@ -90,9 +97,9 @@ def read_config(path: Path) -> Config:
         values = data.get("tool", {}).get("aind-bucket-lint")
         return Config(path, _validate(values, f"{path} [tool.aind-bucket-lint]"))
     try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        values = load_yaml(text)
+    except YamlError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return Config(path, _validate(values, str(path)))
 
 

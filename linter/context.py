@@ -7,7 +7,6 @@ once, caches, and records what could not be read so the engine can report it (E9
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from linter import __version__
 from linter.conventions import Convention
 from linter.names import ParsedName, parse_name
+from linter.sidecar_json import parse_json_bytes
 from linter.sources import Asset, ObjectInfo, Reader, ReadError, Source, SourceError, TooLarge
 
 if TYPE_CHECKING:
@@ -227,6 +227,11 @@ class AssetContext:
 
         return self.memo(("by_content", kind, key), lookup)
 
+    def release_documents(self) -> None:
+        """Forget the sidecars read and what was computed from them (the content rules are done),
+        so an asset holds their memory only while its sidecars are being judged."""
+        self._memo.clear()
+
     def read_bytes(self, key: str, limit: int) -> bytes | TooLarge | None:
         """The object's bytes; TooLarge past ``limit``; None when unreadable (recorded for E901)."""
 
@@ -265,26 +270,12 @@ class AssetContext:
             return JsonDocument(
                 key, None, f"larger than the limit of {limit} bytes; not read", {"size": raw.size, "limit": limit}
             )
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return JsonDocument(key, None, f"not UTF-8 (invalid byte at offset {exc.start})", {"offset": exc.start})
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return JsonDocument(
-                key,
-                None,
-                # json's "Unterminated string starting at" / "Invalid control character at" end in "at"
-                f"not valid JSON: {exc.msg.removesuffix(' starting at').removesuffix(' at')} "
-                f"at line {exc.lineno}, column {exc.colno}",
-                {"line": exc.lineno, "column": exc.colno},
-                text,
-            )
-        except RecursionError:
-            return JsonDocument(key, None, "not valid JSON: nested too deeply", {}, text)
+        parsed = parse_json_bytes(raw)
+        del raw
+        self._memo.pop(("bytes", key), None)  # the text and the data are kept; the bytes need not be
+        text, data = parsed.text, parsed.data
+        if parsed.error is not None:
+            return JsonDocument(key, None, parsed.error, parsed.details, text)
         if not isinstance(data, dict):
             return JsonDocument(key, None, f"not a JSON object (top level is {type(data).__name__})", {}, text)
         return JsonDocument(key, data, None, {}, text)

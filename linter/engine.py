@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from linter import __version__
 from linter.context import ContentVerdicts, TargetContext, TargetInfo
 from linter.conventions import Convention
-from linter.executors import Runner, choose_executor, new_token, open_runner
+from linter.executors import Runner, WorkerPool, choose_executor, new_token, open_runner
 from linter.findings import AssetResult, Finding, Severity
 from linter.plan import RunPlan
-from linter.registry import Rule
+from linter.registry import UNREADABLE, Rule
+from linter.safetext import scrub
 from linter.sources import Asset, Source, SourceError, SourceFactory, open_source
-from linter.work import VERDICTS, AssetOutcome, Checker, WorkItem
+from linter.work import VERDICTS, AssetOutcome, Checker, WorkItem, unfinished
 
 if TYPE_CHECKING:
     from linter.ledger import Ledger, TargetLedger
@@ -56,15 +59,40 @@ def content_fingerprint(
     return h.hexdigest()
 
 
-def ordered_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
-    """Like ``executor.map`` but with at most ``window`` items in flight, so memory stays flat."""
-    pending: deque[Future[R]] = deque()
+def ordered_map(
+    executor: Executor,
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    window: int,
+    deadline: float | None = None,
+    late: Callable[[T], R] | None = None,
+) -> Iterator[R]:
+    """Like ``executor.map`` but with at most ``window`` items in flight, so memory stays flat.
+
+    With a ``deadline`` (``time.monotonic()``) and ``late``: once it has passed, nothing more
+    is started and every item not finished yields ``late(item)`` instead."""
+    pending: deque[tuple[T, Future[R]]] = deque()
+
+    def result(item: T, future: Future[R]) -> R:
+        if deadline is None or late is None:
+            return future.result()
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            future.cancel()
+            return late(item)
+
     for item in items:
-        pending.append(executor.submit(fn, item))
+        if deadline is not None and late is not None and time.monotonic() >= deadline:
+            while pending:
+                yield result(*pending.popleft())
+            yield late(item)
+            continue
+        pending.append((item, executor.submit(fn, item)))
         if len(pending) >= window:
-            yield pending.popleft().result()
+            yield result(*pending.popleft())
     while pending:
-        yield pending.popleft().result()
+        yield result(*pending.popleft())
 
 
 class Linter:
@@ -99,6 +127,9 @@ class Linter:
         # the source of the latest target, for its request counts (tests, benchmarks)
         self.last_source: Source | None = None
         self.last_executor: str | None = None
+        self.deadline = time.monotonic() + plan.timeout if plan.timeout is not None else None
+        """When the run's ``--timeout`` runs out (``time.monotonic()``), or None."""
+        self.timed_out = False
 
     def close(self) -> None:
         runners, self._runners = self._runners, {}
@@ -181,10 +212,24 @@ class Linter:
         plan = self.plan
         source = self.open_source(target, plan)
         self.last_source = source
-        names = sorted(set(source.asset_names()))
+        listed = self.list_assets(source)
+        if listed is None:  # the --timeout ran out before the target was even listed
+            self.timed_out = True
+            f = self.checker.engine_finding(
+                UNREADABLE,
+                None,
+                None,
+                f"{source.label}: not audited: the audit's --timeout of {plan.timeout:g} s ran out while listing it",
+                target=source.label,
+                timeout=plan.timeout,
+            )
+            yield AssetResult(None, None, None, 0, [f] if f is not None else [], complete=False)
+            return
+        names = listed
         info = TargetInfo(source.label, frozenset(names), plan.convention, plan.destination)
         root_objects = source.root_objects()
         if only is not None:
+            only = {scrub(n) for n in only}  # names as the sources show them (not UTF-8: escaped)
             names = [n for n in names if n in only]
             root_objects = [o for o in root_objects if o.key in only]
         ledger = None
@@ -206,6 +251,18 @@ class Linter:
             findings.extend(self.checker.run_rule(rule, tctx, None, func))
         root_errors = [*source.root_errors(), *tctx.read_errors]
         findings.extend(self.checker.unreadable(root_errors, None))
+        empty = not info.asset_names and not source.root_errors() and only is None and not plan.allow_empty
+        if empty:  # a typo in the target must never pass as a clean audit
+            f = self.checker.engine_finding(
+                UNREADABLE,
+                None,
+                None,
+                f"{source.label}: no assets found (is the target right? with --allow-empty an empty target "
+                "is not an error)",
+                target=source.label,
+            )
+            if f is not None:
+                findings.append(f)
         checked = set(names)
         about_assets: dict[str, list[Finding]] = {}
         for f in findings:
@@ -215,7 +272,7 @@ class Linter:
         findings.sort(key=Finding.sort_key)
         if self.on_listed is not None:
             self.on_listed(len(names))
-        yield AssetResult(None, None, None, len(root_objects), findings, complete=not root_errors)
+        yield AssetResult(None, None, None, len(root_objects), findings, complete=not root_errors and not empty)
 
         jobs = max(1, plan.jobs)
         kind = choose_executor(plan, len(names))
@@ -224,15 +281,56 @@ class Linter:
             runner = self.runner(kind)
             job = runner.job(new_token(), plan, info, source.reader())
             # listing (requests, in this process's threads) feeds the executor, in order
-            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="list") as listing:
-                items = ordered_map(listing, lambda n: self.work_item(source, n, ledger), names, window=jobs * 2)
-                for item, outcome in runner.run(job, items):
-                    self.remember(item, outcome, ledger)
+            listing = WorkerPool(jobs, "list")
+            try:
+                items = ordered_map(
+                    listing,
+                    lambda n: self.work_item(source, n, ledger),
+                    names,
+                    window=jobs * 2,
+                    deadline=self.deadline,
+                    late=lambda n: WorkItem(Asset(n), late=True),
+                )
+                for item, outcome in runner.run(job, items, self.deadline, self.unfinished):
+                    if item.late:
+                        outcome = self.unfinished(item)
+                    if outcome.unfinished:
+                        self.timed_out = True
+                    else:  # an asset not checked is not recorded: its keys would look deleted
+                        self.remember(item, outcome, ledger)
                     result = outcome.result
                     extra = about_assets.pop(result.name or "", None)
                     if extra:
                         result.findings = sorted([*result.findings, *extra], key=Finding.sort_key)
                     yield result
+            finally:
+                # after a --timeout, a listing still waiting on a stalled request is not waited for
+                listing.shutdown(wait=not self.timed_out, cancel_futures=True)
         finally:
             if ledger is not None:
                 ledger.finish()
+
+    def unfinished(self, item: WorkItem) -> AssetOutcome:
+        self.timed_out = True
+        return unfinished(self.plan, item.asset.name)
+
+    def list_assets(self, source: Source) -> list[str] | None:
+        """The target's asset names, sorted; None when the ``--timeout`` ran out first (the
+        listing then goes on in a thread nobody waits for)."""
+        if self.deadline is None:
+            return sorted(set(source.asset_names()))
+        box: list[list[str]] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                box.append(sorted(set(source.asset_names())))
+            except BaseException as exc:
+                failure.append(exc)
+
+        thread = threading.Thread(target=work, name="lint-listing", daemon=True)
+        thread.start()
+        thread.join(max(0.0, self.deadline - time.monotonic()))
+        if failure:
+            raise failure[0]
+        return box[0] if box else None

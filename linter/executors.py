@@ -14,14 +14,19 @@ work is :func:`linter.work.check_asset`, unchanged in all three.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import math
 import multiprocessing
 import os
+import queue
+import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
 from linter.plan import RunPlan
@@ -68,19 +73,106 @@ def _batches(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
         yield batch
 
 
+Late = Callable[[WorkItem], AssetOutcome]
+"""What an item not finished when the ``--timeout`` ran out becomes (``linter.work.unfinished``)."""
+
+
 def ordered(
-    submit: Callable[[list[WorkItem]], ResultLike], items: Iterable[WorkItem], batch: int, window: int
+    submit: Callable[[list[WorkItem]], ResultLike],
+    items: Iterable[WorkItem],
+    batch: int,
+    window: int,
+    deadline: float | None = None,
+    late: Late | None = None,
 ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
-    """Submit batches with at most ``window`` in flight and yield (item, outcome) in item order."""
+    """Submit batches with at most ``window`` in flight and yield (item, outcome) in item order.
+
+    With a ``deadline`` (``time.monotonic()``) and ``late``: once it has passed nothing more is
+    submitted, and every item not finished yields ``late(item)``; a batch still running is
+    cancelled where it can be and otherwise left to end on its own."""
     pending: deque[tuple[list[WorkItem], ResultLike]] = deque()
+
+    def results(done: list[WorkItem], future: ResultLike) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+        if deadline is None or late is None:
+            return zip(done, future.result(), strict=True)
+        try:
+            outcomes = future.result(timeout=max(0.0, deadline - time.monotonic()))  # type: ignore[call-arg]
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                future.cancel()  # type: ignore[attr-defined]
+            return iter([(item, late(item)) for item in done])
+        return zip(done, outcomes, strict=True)
+
     for chunk in _batches(items, batch):
+        if deadline is not None and late is not None and time.monotonic() >= deadline:
+            while pending:
+                yield from results(*pending.popleft())
+            yield from ((item, late(item)) for item in chunk)
+            continue
         pending.append((chunk, submit(chunk)))
         if len(pending) >= window:
-            done, future = pending.popleft()
-            yield from zip(done, future.result(), strict=True)
+            yield from results(*pending.popleft())
     while pending:
-        done, future = pending.popleft()
-        yield from zip(done, future.result(), strict=True)
+        yield from results(*pending.popleft())
+
+
+class WorkerPool(Executor):
+    """A fixed pool of daemon worker threads. Unlike ``ThreadPoolExecutor``'s, its threads are not
+    joined when the interpreter exits: after a ``--timeout`` the report is written and the
+    process ends, however long a stalled request would still keep a worker waiting."""
+
+    def __init__(self, workers: int, name: str = "lint") -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._workers = max(1, workers)
+        self._threads: list[threading.Thread] = []
+        self._name = name
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the pool is shut down")
+            if len(self._threads) < self._workers:
+                t = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True)
+                t.start()
+                self._threads.append(t)
+        self._queue.put((future, functools.partial(fn, **kwargs) if kwargs else fn, args))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        if cancel_futures:
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+        for _ in threads:
+            self._queue.put(None)
+        if wait:
+            for t in threads:
+                t.join()
 
 
 class Runner:
@@ -94,7 +186,10 @@ class Runner:
     def job(self, token: str, plan: RunPlan, target: Any, reader: Any) -> TargetJob:
         return TargetJob(token, plan, target, reader, threads=1)
 
-    def run(self, job: TargetJob, items: Iterable[WorkItem]) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+    def run(
+        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
+    ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+        """Each item with its outcome, in order; past ``deadline``, ``late(item)`` instead."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -112,16 +207,25 @@ class ThreadRunner(Runner):
 
     def __init__(self, jobs: int) -> None:
         super().__init__(jobs)
-        self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="lint")
+        self.pool = WorkerPool(self.jobs, "lint")
+        self.abandoned = False
 
-    def run(self, job: TargetJob, items: Iterable[WorkItem]) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+    def run(
+        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
+    ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
         def submit(chunk: list[WorkItem]) -> Future[list[AssetOutcome]]:
             return self.pool.submit(lambda: [check_asset(job, item) for item in chunk])
 
-        yield from ordered(submit, items, 1, self.jobs * 4)
+        def too_late(item: WorkItem) -> AssetOutcome:
+            self.abandoned = True
+            assert late is not None
+            return late(item)
+
+        yield from ordered(submit, items, 1, self.jobs * 4, deadline, too_late if late is not None else None)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        # after a --timeout, workers still waiting on a stalled request are not waited for
+        self.pool.shutdown(wait=not self.abandoned, cancel_futures=True)
 
 
 class ProcessRunner(Runner):
@@ -137,22 +241,38 @@ class ProcessRunner(Runner):
     def job(self, token: str, plan: RunPlan, target: Any, reader: Any) -> TargetJob:
         return TargetJob(token, plan, target, reader, threads=self.threads)
 
-    def run(self, job: TargetJob, items: Iterable[WorkItem]) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+    def run(
+        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
+    ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
         context = multiprocessing.get_context("spawn")  # never fork a process that holds threads and sockets
         pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=install, initargs=(job,))
+        abandoned = False
+
+        def too_late(item: WorkItem) -> AssetOutcome:
+            nonlocal abandoned
+            abandoned = True
+            assert late is not None
+            return late(item)
+
         try:
 
             def submit(chunk: list[WorkItem]) -> Future[list[AssetOutcome]]:
                 return pool.submit(check_installed, job.token, chunk)
 
             try:
-                yield from ordered(submit, items, self.threads, self.workers * 3)
+                yield from ordered(
+                    submit, items, self.threads, self.workers * 3, deadline, too_late if late is not None else None
+                )
             except Exception as exc:
                 if type(exc).__module__.startswith("concurrent.futures") or isinstance(exc, OSError):
                     raise ExecutorError(f"the processes executor failed: {type(exc).__name__}: {exc}") from None
                 raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if abandoned:  # past the --timeout: stop the workers still busy instead of waiting
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    with contextlib.suppress(Exception):
+                        process.terminate()
+            pool.shutdown(wait=not abandoned, cancel_futures=True)
 
 
 class DaskRunner(Runner):
@@ -195,14 +315,16 @@ class DaskRunner(Runner):
     def job(self, token: str, plan: RunPlan, target: Any, reader: Any) -> TargetJob:
         return TargetJob(token, plan, target, reader, threads=self.threads)
 
-    def run(self, job: TargetJob, items: Iterable[WorkItem]) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+    def run(
+        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
+    ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
         shared = self.client.scatter(job, broadcast=True, hash=False)
 
         def submit(chunk: list[WorkItem]) -> Any:
             return self.client.submit(check_batch, shared, chunk, pure=False)
 
         try:
-            yield from ordered(submit, items, self.threads, self.workers * 3)
+            yield from ordered(submit, items, self.threads, self.workers * 3, deadline, late)
         finally:
             self.client.cancel(shared)
 

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from linter.safetext import has_surrogates, needs_scrub, scrub, scrub_obj
+
 
 class Severity(enum.IntEnum):
     """Ordered so that ``a >= b`` means *a is at least as severe as b*."""
@@ -49,6 +51,17 @@ class Finding:
     status: str | None = None
     """With ``--ledger``: ``new`` or ``existing`` against the last complete audit of the same root
     (``fixed`` for a finding of that audit that is gone); None without history."""
+
+    def __post_init__(self) -> None:
+        # Names and sidecars may hold text no report can encode (lone surrogates from a file
+        # name that is not UTF-8, or a JSON "\ud800"): a finding holds it escaped, once, so
+        # every format, the ledger and baselines can write it.
+        for name in ("asset", "path", "message"):
+            value = getattr(self, name)
+            if value is not None and has_surrogates(value):
+                object.__setattr__(self, name, scrub(value))
+        if needs_scrub(self.details):
+            object.__setattr__(self, "details", scrub_obj(self.details))
 
     def sort_key(self) -> tuple[str, str, str, str]:
         return (self.asset or "", self.path or "", self.rule, self.message)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -34,10 +35,10 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from linter import __version__
 from linter.findings import Finding, Severity
@@ -119,7 +120,37 @@ def load_verdict(blob: bytes) -> Any:
 
 
 class LedgerError(Exception):
-    """The ledger cannot be used (not a ledger, newer schema, in use by another run)."""
+    """The ledger cannot be used (not a ledger, newer schema, in use by another run, damaged,
+    read-only); the message names the file."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    """SQLite's errors in the middle of a run (a damaged page: "database disk image is
+    malformed"; a file that became read-only; a full disk) become one LedgerError naming the
+    ledger, which ends the run with exit 2 instead of a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise ledger_failure(self.path, exc) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def ledger_failure(path: Path, exc: sqlite3.Error) -> LedgerError:
+    text = str(exc)
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        hint = "the file is damaged; restore it from a backup or give a new --ledger"
+    elif "readonly" in text or "read-only" in text:
+        hint = "the ledger is read-only; give a writable --ledger"
+    else:
+        hint = "the ledger cannot be used"
+    return LedgerError(f"{path}: {hint} (SQLite: {text})")
 
 
 def _ts(value: dt.datetime | None) -> str | None:
@@ -293,7 +324,16 @@ class Ledger:
                 db.execute(_CONTENT_TABLE)  # added to schema 1: ledgers written before gain it
         except sqlite3.DatabaseError as exc:
             db.close()
+            if "readonly" in str(exc):
+                raise ledger_failure(self.path, exc) from None
             raise LedgerError(f"{self.path}: not an aind-bucket-lint ledger ({exc})") from None
+        try:  # a ledger the run cannot write would fail at its first batch: say so now
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE meta SET value = value WHERE key = 'application'")
+            db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            db.close()
+            raise ledger_failure(self.path, exc) from None
         if meta.get("application") != APPLICATION:
             db.close()
             raise LedgerError(f"{self.path}: not an aind-bucket-lint ledger")
@@ -337,8 +377,10 @@ class TargetLedger:
     :meth:`record` concurrently; writes are queued and committed in batches.
     """
 
+    @_guarded
     def __init__(self, ledger: Ledger, root: str, upload_window: dt.timedelta) -> None:
         self.ledger = ledger
+        self.path = ledger.path
         self.root = root
         self.window = upload_window
         self.now = ledger.now
@@ -359,6 +401,7 @@ class TargetLedger:
 
     # -- reading ------------------------------------------------------------------------------
 
+    @_guarded
     def history(self, name: str) -> AssetHistory | None:
         """What earlier runs recorded about the asset, or None for an asset never recorded."""
         with self._mutex:
@@ -416,6 +459,7 @@ class TargetLedger:
         with self._mutex:
             self._verdicts[asset] = (fingerprint, list(findings))
 
+    @_guarded
     def content_verdicts(self, identity: str) -> dict[str, Any]:
         """Verdicts by content earlier runs reached on bytes of this identity: {cache key: value}."""
         with self._mutex:
@@ -438,6 +482,7 @@ class TargetLedger:
         with self._mutex:
             self._content.append((identity, key, blob))
 
+    @_guarded
     def vanished(self, listed: Iterable[str]) -> list[VanishedAsset]:
         """Assets recorded under this root that the listing no longer shows, with their key counts."""
         present = set(listed)
@@ -456,6 +501,7 @@ class TargetLedger:
 
     # -- writing ------------------------------------------------------------------------------
 
+    @_guarded
     def record(self, asset: Asset) -> None:
         """Queue the asset's sighting; commits in batches. An asset whose listing failed is not
         recorded: its missing keys would look deleted, and new keys added on the next run."""
@@ -470,6 +516,7 @@ class TargetLedger:
             if due:
                 self._flush_locked()
 
+    @_guarded
     def mark_vanished(self, assets: Iterable[VanishedAsset]) -> None:
         with self._mutex:
             self._db.execute("BEGIN IMMEDIATE")
@@ -484,10 +531,12 @@ class TargetLedger:
                 self._db.execute("ROLLBACK")
                 raise
 
+    @_guarded
     def flush(self) -> None:
         with self._mutex:
             self._flush_locked()
 
+    @_guarded
     def finish(self) -> None:
         """Commit what is pending and close the run's entry."""
         with self._mutex:

@@ -23,6 +23,8 @@ from linter.conventions import Convention
 from linter.findings import Severity, Violation
 from linter.registry import Rule
 
+DEFAULT_SIDECAR_BUDGET = 64 * 1024 * 1024
+
 ExecutorKind = Literal["auto", "threads", "processes", "dask"]
 EXECUTORS: tuple[ExecutorKind, ...] = ("auto", "threads", "processes", "dask")
 
@@ -38,10 +40,13 @@ class S3Settings:
     profile: str | None = None
     no_sign_request: bool = False
     retry_mode: str = "adaptive"
-    max_attempts: int = 8
-    connect_timeout: float = 10.0
+    max_attempts: int = 4
+    """Attempts per request, the first included (botocore's retries; S3 answers in tens of ms, so
+    four attempts ride out a throttling burst without letting one stalled request hold a worker
+    for minutes: at most 4 x (connect + read timeout))."""
+    connect_timeout: float = 5.0
     """Seconds to wait for a connection to S3, per attempt."""
-    read_timeout: float = 60.0
+    read_timeout: float = 20.0
     """Seconds to wait for an answer on an open connection, per attempt."""
     page_size: int = 1000
     """MaxKeys of each listing request (S3 never returns more than 1,000)."""
@@ -71,6 +76,16 @@ class RunPlan:
     """``--destination s3://BUCKET[/PREFIX]``: where the target's assets will be published (I405)."""
     ledger: str | None = None
     """``--ledger``: the SQLite ledger's path. The driver opens it; workers never touch it."""
+    timeout: float | None = None
+    """``--timeout``: seconds the whole audit may take; then the report is written with every
+    asset not finished reported (E901) and the run is incomplete (exit 2). None: no limit."""
+    allow_empty: bool = False
+    """``--allow-empty``: a target with no assets is fine (a staging prefix between uploads),
+    instead of an error (a typo in the target must never pass as a clean audit)."""
+    sidecar_budget: int = DEFAULT_SIDECAR_BUDGET
+    """Bytes of sidecars that may be parsed and validated at the same time, whatever ``jobs``
+    is (validation holds about 20 times a file's size in memory); an asset whose sidecars are
+    larger than the whole budget waits until it can run alone."""
 
     @property
     def wants_versions(self) -> bool:

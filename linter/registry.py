@@ -36,6 +36,9 @@ class Rule:
     asset could be listed, when every other rule would see an empty asset."""
     needs_versions: bool = False
     """The rule looks at every version and delete marker (sources then list versions)."""
+    judges_absence: bool = False
+    """The rule reports what is *not* in the listing (a missing sidecar, a deleted key): it does
+    not run on an asset whose listing stopped partway, where absent may mean unlisted."""
     target_func: Callable[..., Any] | None = None
     """An asset rule's part that judges the target as a whole (``func(ctx: TargetContext)``),
     e.g. from facts no single asset holds: assets the ledger recorded that are gone."""
@@ -61,6 +64,7 @@ def rule(
     reads_content: bool = False,
     needs_listing: bool = True,
     needs_versions: bool = False,
+    judges_absence: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a rule function.
 
@@ -74,7 +78,8 @@ def rule(
 
     ``needs_listing=False`` marks a rule that judges the asset's name alone (it also runs on an
     asset whose listing failed); ``needs_versions`` one that looks at every version and delete
-    marker, which the sources then list.
+    marker, which the sources then list; ``judges_absence`` one that reports what the listing
+    lacks (it is skipped on an asset whose listing failed partway).
     """
     if not CODE_RE.match(code):
         raise ValueError(f"rule code {code!r} must be a capital letter and three digits")
@@ -84,7 +89,19 @@ def rule(
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         register(
-            Rule(code, name, sev, summary, func, scope, func.__module__, reads_content, needs_listing, needs_versions)
+            Rule(
+                code,
+                name,
+                sev,
+                summary,
+                func,
+                scope,
+                func.__module__,
+                reads_content,
+                needs_listing,
+                needs_versions,
+                judges_absence=judges_absence,
+            )
         )
         return func
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from linter.context import AssetContext, ContentVerdicts, TargetInfo
 from linter.findings import AssetResult, Finding, Violation
+from linter.names import parse_name
 from linter.plan import RunPlan
 from linter.registry import RULE_CRASHED, UNREADABLE, Rule, load_rules
 from linter.sources import Asset, Reader, ReadError
@@ -48,6 +49,8 @@ class WorkItem:
     """The content rules' findings the ledger kept for this very listing: they are not run again."""
     known: dict[str, Any] = field(default_factory=dict)
     """Verdicts by content the driver has for this asset's objects (see ``AssetContext.by_content``)."""
+    late: bool = False
+    """The ``--timeout`` ran out before the asset was listed: it is reported as not checked."""
 
 
 @dataclass
@@ -58,6 +61,8 @@ class AssetOutcome:
     result: AssetResult
     content: list[Finding] | None = None
     learned: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    unfinished: bool = False
+    """Not checked (the ``--timeout`` ran out): nothing of it is remembered."""
 
 
 class Checker:
@@ -124,6 +129,8 @@ class Checker:
         self, target: TargetInfo, reader: Reader, item: WorkItem, verdicts: ContentVerdicts | None = None
     ) -> AssetOutcome:
         """Check one listed asset: the unit of work."""
+        if item.late:
+            return unfinished(self.plan, item.asset.name)
         asset = item.asset
         name = asset.name
         ctx = AssetContext(asset, target, reader, item.history, verdicts=verdicts, known=item.known)
@@ -132,16 +139,26 @@ class Checker:
         # objects would report everything as missing.
         listing_failed = bool(asset.errors) and not asset.objects
         for rule in self.asset_rules:
-            if not listing_failed or not rule.needs_listing:
-                findings.extend(self.run_rule(rule, ctx, name))
+            if listing_failed and rule.needs_listing:
+                continue
+            if asset.partial and rule.judges_absence:  # a key the listing lacks may exist
+                continue
+            findings.extend(self.run_rule(rule, ctx, name))
         content: list[Finding] | None = None
         if not listing_failed and self.content_rules:
             if item.content is not None:
                 findings.extend(item.content)
             else:
                 content = []
-                for rule in self.content_rules:
-                    content.extend(self.run_rule(rule, ctx, name))
+                budget = sidecar_budget(self.plan.sidecar_budget)
+                held = budget.acquire(sidecar_bytes(asset, self.plan))
+                try:
+                    for rule in self.content_rules:
+                        if not (asset.partial and rule.judges_absence):
+                            content.extend(self.run_rule(rule, ctx, name))
+                finally:
+                    ctx.release_documents()
+                    budget.release(held)
                 findings.extend(content)
         errors = [*asset.errors, *ctx.read_errors]
         findings.extend(self.unreadable(errors, name))
@@ -159,6 +176,62 @@ class Checker:
         # a verdict reached while something could not be read is not worth remembering
         keep = content if content is not None and not ctx.read_errors and not asset.errors else None
         return AssetOutcome(result, keep, ctx.learned)
+
+
+def unfinished(plan: RunPlan, asset: str) -> AssetOutcome:
+    """An asset the run's ``--timeout`` left unchecked: one E901 says so."""
+    rule = plan.rules.get(UNREADABLE) or load_rules()[UNREADABLE]
+    message = f"not checked: the audit's --timeout of {plan.timeout:g} s ran out before this asset was finished"
+    violation = Violation(message, asset, {"timeout": plan.timeout})
+    finding = Finding(rule.code, rule.name, plan.severity(rule, violation), asset, asset, message, violation.details)
+    parsed = parse_name(asset, plan.convention)
+    result = AssetResult(asset, parsed.level, parsed.source, 0, [finding], complete=False)
+    return AssetOutcome(result, unfinished=True)
+
+
+class ByteBudget:
+    """At most ``capacity`` bytes held at once across threads; a request larger than the whole
+    budget is granted when nothing else holds any (it runs alone), so nothing waits forever."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self.held = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, amount: int) -> int:
+        amount = min(max(0, amount), self.capacity)
+        with self._cond:
+            while self.held and self.held + amount > self.capacity:
+                self._cond.wait()
+            self.held += amount
+            self.peak = max(self.peak, self.held)
+        return amount
+
+    def release(self, amount: int) -> None:
+        with self._cond:
+            self.held -= amount
+            self._cond.notify_all()
+
+
+_BUDGETS: dict[int, ByteBudget] = {}
+
+
+def sidecar_budget(capacity: int) -> ByteBudget:
+    """This process's budget of sidecar bytes parsed and validated at once (``--sidecar-budget``),
+    shared by all its threads whatever ``--jobs`` is; each worker process has its own."""
+    with _LOCK:
+        budget = _BUDGETS.get(capacity)
+        if budget is None:
+            budget = _BUDGETS[capacity] = ByteBudget(capacity)
+        return budget
+
+
+def sidecar_bytes(asset: Asset, plan: RunPlan) -> int:
+    """What the content rules may read of the asset: its root-level JSON files, each up to the
+    convention's size limit (larger ones are never read)."""
+    limit = int(plan.convention.section("metadata").get("max_json_bytes", 32 * 1024 * 1024))
+    return sum(min(o.size, limit) for o in asset.objects if "/" not in o.key and o.key.endswith(".json"))
 
 
 # -- in a worker ------------------------------------------------------------------------------

@@ -114,6 +114,7 @@ def overwritten_object(ctx: AssetContext) -> Iterator[Violation]:
     "error",
     "An object was deleted: a delete marker, or a recorded key that is gone.",
     needs_versions=True,
+    judges_absence=True,
 )
 def deleted_object(ctx: AssetContext) -> Iterator[Violation]:
     """A published object must stay. On a versioned bucket a delete marker shows a deletion

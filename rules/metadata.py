@@ -79,6 +79,7 @@ def _modalities(ctx: AssetContext) -> frozenset[str]:
     "error",
     "A sidecar file the convention requires is missing.",
     reads_content=True,
+    judges_absence=True,
 )
 def missing_sidecar(ctx: AssetContext) -> Iterator[Violation]:
     """Each asset carries its metadata as sidecar JSON files at its root. Which files are
@@ -128,8 +129,13 @@ def missing_sidecar(ctx: AssetContext) -> Iterator[Violation]:
 def invalid_json(ctx: AssetContext) -> Iterator[Violation]:
     """A core sidecar must be UTF-8 text holding one JSON object, no larger than
     ``metadata.max_json_bytes`` (default 32 MiB; a larger file is never read past the limit).
+    The JSON is read as strictly as aind-data-schema's ``model_validate_json`` and AIND's other
+    tools read it: a UTF-8 byte order mark, ``NaN``/``Infinity``, a key given twice in one
+    object, a string holding a lone UTF-16 surrogate (``"\\ud800"``) and an integer of more
+    digits than a parser converts are errors too.
     The finding says what is wrong: the offset of a byte that is not UTF-8, the line and column
-    where parsing failed, the type of a top level that is not an object, or the size.
+    where parsing failed (and the JSON path of a problem inside the document), the type of a
+    top level that is not an object, or the size.
     """
     for key, doc in _present_documents(ctx):
         if doc.error is not None:

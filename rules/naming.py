@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from linter.context import AssetContext
 from linter.findings import Violation
 from linter.registry import rule
+from linter.safetext import invisible_characters, printable
 
 
 @rule(
@@ -81,7 +82,19 @@ def invalid_datetime(ctx: AssetContext) -> Iterator[Violation]:
 def invalid_token(ctx: AssetContext) -> Iterator[Violation]:
     """No token may be empty (``__``, or ``_`` at either end) or contain a character the
     convention forbids (by default ``< > : ; " / | ? \\`` and space). ``-`` and ``.`` are allowed.
+
+    Whatever the convention says, a name never holds a character a reader cannot see or that
+    reorders what is shown (control characters, zero-width characters such as U+200B,
+    bidirectional overrides such as U+202E): such a name looks identical to another one.
     """
+    hidden = invisible_characters(ctx.name)
+    if hidden:
+        visible = "".join(c for c in ctx.name if printable(c) == c)
+        yield Violation(
+            f"the name holds invisible character(s) {', '.join(hidden)}; it shows as {visible!r} but is another name",
+            ctx.name,
+            {"characters": hidden, "suggestion": visible},
+        )
     forbidden = ctx.convention.forbidden_characters
     tokens = ctx.parsed.tokens
     for i, token in enumerate(tokens):

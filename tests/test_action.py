@@ -64,6 +64,8 @@ def test_action_yml_is_valid_action_metadata() -> None:
         "region",
         "no-sign-request",
         "baseline",
+        "allow-empty",
+        "timeout",
         "sarif",
         "python",
     }
@@ -378,6 +380,25 @@ def test_inputs_are_data_never_shell_code(workspace: Path, action_path: Path) ->
     assert f"aind-bucket-lint: {target}: no such file or directory" in run.stderr
     assert run.outputs["sarif"] == "$(touch pwned).sarif"
     assert run.sarif()["runs"][0]["invocations"][0]["executionSuccessful"] is False
+
+
+def test_an_empty_target_fails_unless_allow_empty(workspace: Path, action_path: Path) -> None:
+    """A typo in the target (an empty folder or prefix) fails the step; allow-empty lets a
+    staging prefix between uploads pass."""
+    (workspace / "staging").mkdir()
+    run = run_action({"target": "staging"}, workspace, action_path, {}, python=sys.executable)
+    assert run.code == 2 and run.outputs["exit-code"] == "2"
+    assert "aind-bucket-lint: staging: no assets found" in run.stderr
+    assert [r["ruleId"] for r in run.sarif()["runs"][0]["results"]] == ["E901"]
+    allowed = run_action(
+        {"target": "staging", "allow-empty": "true", "timeout": "600"},
+        workspace,
+        action_path,
+        {},
+        python=sys.executable,
+    )
+    assert allowed.code == 0 and allowed.outputs["exit-code"] == "0", allowed.stderr
+    assert allowed.outputs["findings"] == "0"
 
 
 def test_a_bad_input_is_a_clear_error(workspace: Path, action_path: Path) -> None:

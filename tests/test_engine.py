@@ -130,9 +130,19 @@ def test_multiple_targets(tmp_path: Path) -> None:
 
 
 def test_empty_target(tmp_path: Path) -> None:
+    # a folder with no assets is an error (a typo in the target must not pass) unless allowed
     res = run_cli("check", str(tmp_path), "--format", "json")
-    assert res.code == 0
-    assert res.json()["summary"] == {
+    assert res.code == 2
+    message = f"{tmp_path}: no assets found (is the target right? with --allow-empty an empty target is not an error)"
+    assert res.err == f"aind-bucket-lint: {message}\n"
+    doc = res.json()
+    assert doc["complete"] is False
+    assert [(f["rule"], f["asset"], f["path"], f["message"], f["details"]) for f in doc["findings"]] == [
+        ("E901", None, None, message, {"target": str(tmp_path)})
+    ]
+    allowed = run_cli("check", str(tmp_path), "--format", "json", "--allow-empty")
+    assert allowed.code == 0, allowed.err
+    assert allowed.json()["summary"] == {
         "assets": 0,
         "objects": 0,
         "findings": 0,

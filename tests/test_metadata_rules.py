@@ -248,12 +248,20 @@ def test_m202_each_way_a_sidecar_is_not_a_json_object(tmp_path: Path) -> None:
         ("M202", f"{RAW2}/processing.json", f"processing.json is not UTF-8 (invalid byte at offset {offset})"),
         (
             "M202",
+            f"{RAW2}/quality_control.json",
+            "quality_control.json is not valid JSON: it starts with a UTF-8 byte order mark (U+FEFF), which "
+            "aind-data-schema's model_validate_json rejects (expected value at line 1, column 1); save it as "
+            "UTF-8 without BOM",
+        ),
+        (
+            "M202",
             f"{RAW2}/subject.json",
             f"subject.json is not valid JSON: Expecting ',' delimiter at line {line}, column {column}",
         ),
     ]
     assert found[1].details == {"offset": offset}
-    assert found[2].details == {"line": line, "column": column}
+    assert found[2].details == {"line": 1, "column": 1, "problem": "bom"}
+    assert found[3].details == {"line": line, "column": column}
 
 
 def test_m202_over_the_size_limit(tmp_path: Path) -> None:

@@ -168,7 +168,10 @@ def test_an_unreadable_target_is_an_unsuccessful_execution(tmp_path: Path) -> No
     code, doc = sarif(str(tmp_path / "missing"))
     assert code == 2
     assert doc["runs"][0]["invocations"][0]["executionSuccessful"] is False
-    assert doc["runs"][0]["results"] == []
+    # the target that could not be audited is named by an E901 result
+    assert [(r["ruleId"], r["message"]["text"]) for r in doc["runs"][0]["results"]] == [
+        ("E901", f"{tmp_path / 'missing'}: no such file or directory")
+    ]
 
 
 def test_with_a_baseline_results_are_new_and_baselined_ones_left_out(bucket: Path, tmp_path: Path) -> None:

@@ -24,11 +24,12 @@ from linter.commands.common import (
     report_specs,
 )
 from linter.config import Config, ConfigError
-from linter.findings import AssetResult, Finding, Severity
+from linter.findings import AssetResult, Finding, Severity, Violation
 from linter.history import AuditHistory
 from linter.ignores import AssetIgnores, IgnoreError
 from linter.plan import RunPlan
 from linter.progress import Progress
+from linter.registry import UNREADABLE, load_rules
 from linter.reports import Reporter, Tee, get_reporter
 from linter.sources import SourceError
 from linter.terminal import use_color
@@ -165,6 +166,7 @@ def audit(
                 "started_at": started,
             }
         )
+        failure: Exception | None = None
         for target in targets:
             reporter.target(target)
             tally = _TargetTally()
@@ -188,17 +190,38 @@ def audit(
                     reporter.asset(result)
                     progress.update(result.name is not None, result.objects, len(result.findings))
                     outcome.add(result)
+                    if result.name is None:
+                        for f in result.findings:
+                            if f.rule == UNREADABLE and "target" in f.details:  # e.g. an empty target
+                                progress.close()
+                                print(f"aind-bucket-lint: {f.message}", file=sys.stderr)
             except SourceError as exc:
+                # the target cannot be audited at all (no such folder or bucket, refused
+                # credentials, an unusable inventory): said on stderr and in the report
                 progress.close()
                 print(f"aind-bucket-lint: {exc}", file=sys.stderr)
+                result = target_error(plan, target, str(exc))
+                reporter.asset(result)
+                outcome.add(result)
+                tally.complete = False
+            except Exception as exc:  # escaped the engine: the report still ends, saying incomplete
+                failure = exc
                 outcome.complete = False
                 tally.complete = False
-            if record is not None:
+            if record is not None and failure is None:
                 # a run over part of the root (the hook, one asset folder) or one that could not
                 # read everything must not mark what it did not see as fixed
                 whole = only is None and linter.last_source is not None and not linter.last_source.single_asset
                 outcome.fixed += record.finish(tally.complete, tally.summary(), tally.clean, partial=not whole)
+            if failure is not None:
+                break
         progress.close()
+        if linter.timed_out:
+            print(
+                f"aind-bucket-lint: the --timeout of {plan.timeout:g} s ran out; every asset not finished is reported "
+                "(E901) and the report is incomplete",
+                file=sys.stderr,
+            )
         baselined = baseline.matched if baseline is not None else None
         outcome.ignored = ignores.ignored if ignores else 0
         footer: dict[str, Any] = {"finished_at": now(), "complete": outcome.complete}
@@ -207,10 +230,29 @@ def audit(
             footer.update(footer_extra)
             footer["fixed"] = outcome.fixed
         reporter.finish(footer)
+        if failure is not None:
+            raise IncompleteAudit(failure)
     finally:
         progress.close()
         linter.close()
     return outcome
+
+
+class IncompleteAudit(Exception):
+    """An exception escaped the engine after the reports were finished (saying incomplete):
+    they are whole and are kept; ``cause`` is what escaped."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def target_error(plan: RunPlan, target: str, message: str) -> AssetResult:
+    """The report's E901 for a target that could not be audited at all."""
+    rule = load_rules()[UNREADABLE]
+    severity = plan.severity(rule, Violation(message))
+    finding = Finding(rule.code, rule.name, severity, None, None, message, {"target": target})
+    return AssetResult(None, None, None, 0, [finding], complete=False)
 
 
 def _trend(record: AuditHistory) -> dict[str, Any]:
@@ -280,6 +322,9 @@ def run(
             history=plan.ledger is not None,
         )
         outputs.commit()
+    except IncompleteAudit as exc:
+        outputs.commit()  # whole reports that say the run is incomplete replace the old ones
+        raise exc.cause from None
     finally:
         outputs.discard()
         if ledger is not None:
@@ -291,8 +336,6 @@ def per_asset_ignores(config: Config, plan: RunPlan) -> AssetIgnores | None:
     mapping = config.get("per-asset-ignores")
     if not mapping:
         return None
-    from linter.registry import load_rules
-
     try:
         return AssetIgnores(mapping, load_rules(), str(config.path or "config"))
     except IgnoreError as exc:

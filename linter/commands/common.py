@@ -12,13 +12,15 @@ from linter.commands import UsageError
 from linter.config import Config, ConfigError, find_config, read_config
 from linter.conventions import BUILTIN, Convention, load_convention
 from linter.findings import Severity
-from linter.plan import EXECUTORS, RunPlan, S3Settings
+from linter.plan import DEFAULT_SIDECAR_BUDGET, EXECUTORS, RunPlan, S3Settings
 from linter.registry import Rule, load_rules, parse_codes, select_rules
 
 if TYPE_CHECKING:
     from linter.ledger import Ledger
 
 FAIL_ON = ("error", "warning", "info", "never")
+MAX_TIMEOUT = 7 * 24 * 3600
+MAX_JOBS = 512
 CHECK_FORMATS = ("text", "json", "jsonl", "sarif", "github", "markdown", "html")
 
 
@@ -36,6 +38,9 @@ class AuditOptions:
     quiet: bool = False
     ledger: str | None = None
     destination: str | None = None
+    timeout: float | None = None
+    allow_empty: bool | None = None
+    sidecar_budget: int | None = None
     inventory: str | None = None
     endpoint_url: str | None = None
     region: str | None = None
@@ -137,12 +142,23 @@ def ledger_path(given: AuditOptions, config: Config) -> str | None:
 def build_plan(targets: list[str], given: AuditOptions, config: Config, convention: Convention) -> RunPlan:
     """The run plan from the options as given, the config file and the convention."""
     rules = enabled_rules(given, config)
+    known = load_rules()
+    for where, overrides in (
+        (f"{convention.source} severity", convention.data.get("severity", {})),
+        (f"{config.path or 'config'} severity", config.get("severity", {})),
+    ):
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:  # a typo would otherwise leave the rule at its default severity, silently
+            raise UsageError(
+                f"{where}: unknown rule code{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                "(see `aind-bucket-lint rules`)"
+            )
     severities = {**convention.severity_overrides}
     severities.update({c: Severity.parse(s) for c, s in config.get("severity", {}).items()})
     remote = any(t.startswith("s3://") for t in targets)
     jobs = given.jobs if given.jobs is not None else config.get("jobs", 32 if remote else 8)
-    if jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs must be 1 to {MAX_JOBS}")
     if given.destination is not None and not given.destination.startswith("s3://"):
         raise UsageError(f"--destination {given.destination!r}: give an s3://BUCKET[/PREFIX] URL")
     if given.inventory is not None and not all(t.startswith("s3://") for t in targets):
@@ -153,11 +169,21 @@ def build_plan(targets: list[str], given: AuditOptions, config: Config, conventi
         raise UsageError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
     if given.dask_scheduler and given.executor not in (None, "auto", "dask"):
         raise UsageError(f"--dask-scheduler runs on a Dask cluster: it cannot go with --executor {executor}")
+    timeout = given.timeout if given.timeout is not None else config.get("timeout")
+    if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT} seconds (7 days)")
+    budget = given.sidecar_budget if given.sidecar_budget is not None else config.get("sidecar-budget")
+    if budget is not None and not 1 <= budget <= 65536:
+        raise UsageError("--sidecar-budget must be 1 to 65536 MiB")
+    defaults = S3Settings()
     s3 = S3Settings(
         endpoint_url=given.endpoint_url,
         region=given.region,
         profile=given.profile,
         no_sign_request=given.no_sign_request,
+        connect_timeout=float(config.get("s3-connect-timeout", defaults.connect_timeout)),
+        read_timeout=float(config.get("s3-read-timeout", defaults.read_timeout)),
+        max_attempts=int(config.get("s3-max-attempts", defaults.max_attempts)),
     )
     return RunPlan(
         convention=convention,
@@ -170,6 +196,9 @@ def build_plan(targets: list[str], given: AuditOptions, config: Config, conventi
         inventory=given.inventory,
         destination=given.destination,
         ledger=ledger_path(given, config),
+        timeout=float(timeout) if timeout is not None else None,
+        allow_empty=bool(given.allow_empty if given.allow_empty is not None else config.get("allow-empty", False)),
+        sidecar_budget=budget * 1024 * 1024 if budget is not None else DEFAULT_SIDECAR_BUDGET,
     )
 
 

@@ -12,22 +12,29 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from linter.findings import Severity
+from linter.yamlsafe import YamlError, load_yaml
 
 BUILTIN = ("aind-open-data",)
 DEFAULT_UPLOAD_WINDOW = "48h"
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+MAX_DURATION = dt.timedelta(days=36500)
+
+
 def parse_duration(text: str) -> dt.timedelta:
-    """``"48h"``, ``"2d"``, ``"90m"``, ``"1.5s"``: a number and a unit (s, m, h, d)."""
+    """``"48h"``, ``"2d"``, ``"90m"``, ``"1.5s"``: a number and a unit (s, m, h, d), at most
+    100 years (a longer one is refused, never an overflow later)."""
     text = text.strip()
     try:
-        return dt.timedelta(seconds=float(text[:-1]) * _DURATION_UNITS[text[-1:]])
+        seconds = float(text[:-1]) * _DURATION_UNITS[text[-1:]]
     except (KeyError, ValueError):
         raise ValueError(f"{text!r} is not a duration (a number and a unit: s, m, h or d)") from None
+    if not 0 <= seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!r} is out of range (0s to {MAX_DURATION.days}d)")
+    return dt.timedelta(seconds=seconds)
 
 
 class ConventionError(Exception):
@@ -98,9 +105,9 @@ def _schema() -> dict[str, Any]:
 
 def parse_convention(text: str, source: str) -> Convention:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConventionError(f"{source}: not valid YAML: {exc}") from None
+        data = load_yaml(text)
+    except YamlError as exc:
+        raise ConventionError(f"{source}: {exc}") from None
     if not isinstance(data, dict):
         raise ConventionError(f"{source}: a convention file must be a YAML mapping")
     errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data), key=lambda e: list(e.path))
@@ -115,6 +122,13 @@ def parse_convention(text: str, source: str) -> Convention:
             f"{source}: invalid convention file:\n  at metadata/required_set: {chosen!r} is not one of "
             f"metadata.required_sets ({known})"
         )
+    window = data.get("immutability", {}).get("upload_window")
+    if window is not None:
+        try:
+            parse_duration(str(window))
+        except ValueError as exc:
+            where = "at immutability/upload_window"
+            raise ConventionError(f"{source}: invalid convention file:\n  {where}: {exc}") from None
     return Convention(name=data["name"], source=source, data=data)
 
 

@@ -3,7 +3,9 @@ produced, then the summary; streaming formats write as they go, whole-document o
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import io
 from typing import IO, Any, Protocol
 
 from linter.findings import AssetResult
@@ -37,11 +39,24 @@ class Reporter(Protocol):
     def finish(self, footer: dict[str, Any]) -> None: ...
 
 
+def writes_utf8(out: IO[str]) -> bool:
+    """Whether the stream encodes as UTF-8 (a file we opened, or a UTF-8 terminal or pipe);
+    JSON formats write other streams as ASCII with ``\\u`` escapes."""
+    encoding = getattr(out, "encoding", None)
+    if not isinstance(encoding, str):
+        return True  # an in-memory stream holds str, whatever it is
+    return codecs.lookup(encoding).name == "utf-8"
+
+
 def get_reporter(fmt: str, out: IO[str], options: dict[str, Any] | None = None) -> Reporter:
     try:
         module_name, cls_name = FORMATS[fmt].split(":")
     except KeyError:
         raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})") from None
+    if not writes_utf8(out) and isinstance(out, io.TextIOWrapper):
+        # stdout of a C/ASCII locale: a character it cannot encode is written as an escape,
+        # never raised on in the middle of a report
+        out.reconfigure(errors="backslashreplace")
     cls = getattr(importlib.import_module(module_name), cls_name)
     reporter: Reporter = cls(out, options or {})
     return reporter

@@ -20,17 +20,22 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import re
 from pathlib import Path
 from typing import IO, Any
 
 from linter.findings import AssetResult, Finding, Severity
+from linter.safetext import printable
 
 DEFAULT_MAX_ANNOTATIONS = 50
+_LINE_BREAK = re.compile(r"([\r\n])")
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
 def escape_data(text: str) -> str:
-    """Escape a command's message (after ``::``)."""
+    """Escape a command's message (after ``::``); control, bidirectional and zero-width
+    characters are shown as escapes first (line breaks keep the protocol's own escapes)."""
+    text = "".join(part if part in ("\r", "\n") else printable(part) for part in _LINE_BREAK.split(text))
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

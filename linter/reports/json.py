@@ -12,6 +12,8 @@ import json
 from typing import IO, Any
 
 from linter.findings import AssetResult
+from linter.reports import writes_utf8
+from linter.safetext import scrub_obj
 
 
 def asset_record(result: AssetResult) -> dict[str, Any]:
@@ -40,6 +42,7 @@ def closing_fields(footer: dict[str, Any]) -> dict[str, Any]:
 class JsonReporter:
     def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
         self.out = out
+        self.ascii = not writes_utf8(out)
         self.header: dict[str, Any] = {}
         self.assets: list[dict[str, Any]] = []
         self.findings: list[dict[str, Any]] = []
@@ -59,7 +62,7 @@ class JsonReporter:
         doc = {**self.header, **closing_fields(footer), "assets": self.assets, "findings": self.findings}
         if "fixed" in footer:
             doc["fixed"] = [f.to_dict() for f in footer["fixed"]]
-        json.dump(doc, self.out, indent=2, ensure_ascii=False)
+        json.dump(scrub_obj(doc), self.out, indent=2, ensure_ascii=self.ascii)
         self.out.write("\n")
 
 
@@ -69,9 +72,10 @@ class JsonLinesReporter:
 
     def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
         self.out = out
+        self.ascii = not writes_utf8(out)
 
     def _line(self, obj: dict[str, Any]) -> None:
-        self.out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.out.write(json.dumps(scrub_obj(obj), ensure_ascii=self.ascii, separators=(",", ":")) + "\n")
 
     def start(self, header: dict[str, Any]) -> None:
         self._line({"type": "header", **header})

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from linter.findings import AssetResult, Finding, Severity
 from linter.overview import Overview
+from linter.safetext import printable
 from linter.terminal import plural
 
 DEFAULT_MAX_ROWS = 25
@@ -31,12 +32,12 @@ _BACKTICKS = re.compile(r"`+")
 
 def text(value: str) -> str:
     """Inline Markdown for plain text: one line, punctuation that could start markup escaped."""
-    return _PUNCTUATION.sub(r"\\\1", value.replace("\r", " ").replace("\n", " "))
+    return _PUNCTUATION.sub(r"\\\1", printable(value.replace("\r", " ").replace("\n", " ")))
 
 
 def code(value: str) -> str:
     """A code span holding ``value`` literally (safe inside a table cell)."""
-    value = value.replace("\r", "\\r").replace("\n", "\\n").replace("|", "\\|")
+    value = printable(value).replace("|", "\\|")
     runs = [len(m) for m in _BACKTICKS.findall(value)]
     fence = "`" * (max(runs, default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") or not value.strip() else ""

@@ -20,6 +20,8 @@ from urllib.parse import quote
 from linter.baseline import FINGERPRINT_KEY, finding_identity
 from linter.findings import AssetResult, Finding, Severity
 from linter.registry import Rule, load_rules
+from linter.reports import writes_utf8
+from linter.safetext import scrub_obj
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/AllenNeuralDynamics/aind-bucket-lint"
@@ -162,5 +164,5 @@ class SarifReporter:
             },
         }
         doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-        json.dump(doc, self.out, indent=2, ensure_ascii=False)
+        json.dump(scrub_obj(doc), self.out, indent=2, ensure_ascii=not writes_utf8(self.out))
         self.out.write("\n")

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from linter.findings import AssetResult
 from linter.overview import Overview
+from linter.safetext import printable
 from linter.terminal import Painter, plural, severity_counts
 
 TOP_RULES = 5
@@ -64,7 +65,8 @@ class TextReporter:
                 where = self.relocate(self.label, where)
             status = " (new)" if f.status == "new" else ""
             self.out.write(
-                f"{paint(where, 'bold')}: {paint(f.rule, str(f.severity))} [{f.severity}] {f.message}{status}\n"
+                f"{paint(printable(where), 'bold')}: {paint(f.rule, str(f.severity))} [{f.severity}] "
+                f"{printable(f.message)}{status}\n"
             )
 
     def finish(self, footer: dict[str, Any]) -> None:
@@ -85,11 +87,11 @@ class TextReporter:
             lines.append(f"  top rules: {top}{more}; `aind-bucket-lint explain CODE` tells more")
         worst = ov.worst_assets()
         if worst:
-            named = (f"{w['name']} ({plural(w['findings'], 'finding')})" for w in worst)
+            named = (f"{printable(w['name'])} ({plural(w['findings'], 'finding')})" for w in worst)
             lines.append("  worst assets: " + ", ".join(named))
         fixed = footer.get("fixed") or []
         for f in fixed[:TOP_ASSETS]:
-            lines.append(f"  fixed: {f.path or f.asset or '.'}: {f.rule} {f.message}")
+            lines.append(f"  fixed: {printable(f.path or f.asset or '.')}: {f.rule} {printable(f.message)}")
         if len(fixed) > TOP_ASSETS:
             lines.append(f"  fixed: {plural(len(fixed) - TOP_ASSETS, 'more finding')}")
         self.out.write("".join(line + "\n" for line in lines))

@@ -65,6 +65,9 @@ class Asset:
     # Every version and delete marker, when the source can list them (versioned S3, inventory).
     versions: list[ObjectInfo] | None = None
     errors: list[ReadError] = field(default_factory=list)
+    partial: bool = False
+    """The listing stopped partway (a page or a folder could not be listed): a key it lacks
+    may exist, so nothing is judged missing (rules with ``judges_absence`` do not run)."""
 
 
 class Reader(Protocol):

@@ -20,7 +20,6 @@ import datetime as dt
 import gzip
 import hashlib
 import io
-import json
 import shutil
 import sqlite3
 import tempfile
@@ -70,17 +69,48 @@ def _bool(value: Any) -> int:
     return int(bool(value))
 
 
+MAX_SIZE = 2**63 - 1
+
+
+def _size(value: Any) -> int:
+    """An inventory Size: a whole number of bytes (ValueError naming the value otherwise)."""
+    if value in (None, ""):
+        return 0
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or len(text) > 19 or int(text) > MAX_SIZE:
+        raise ValueError(f"Size {_short(value)} is not a number of bytes")
+    return int(text)
+
+
 def _time_text(value: Any) -> str | None:
     """An inventory timestamp (CSV text, or a Parquet timestamp/epoch-ms) as ISO 8601 UTC."""
     if value is None or value == "":
         return None
-    if isinstance(value, dt.datetime):
-        stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    elif isinstance(value, int | float):
-        stamp = dt.datetime.fromtimestamp(value / 1000, dt.UTC)
-    else:
-        stamp = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return stamp.astimezone(dt.UTC).isoformat()
+    try:
+        if isinstance(value, dt.datetime):
+            stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        elif isinstance(value, int | float):
+            stamp = dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+        else:
+            stamp = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return stamp.astimezone(dt.UTC).isoformat()
+    except (ValueError, OverflowError, OSError, TypeError):
+        raise ValueError(f"LastModifiedDate {_short(value)} is not a date and time") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _manifest_json(location: str, raw: bytes) -> Any:
+    """The manifest's JSON (strict: what is wrong names the manifest, never a traceback)."""
+    from linter.sidecar_json import parse_json_bytes
+
+    parsed = parse_json_bytes(raw)
+    if parsed.error is not None:
+        raise InventoryError(f"{location}: the inventory manifest is {parsed.error}")
+    return parsed.data
 
 
 class Manifest:
@@ -96,6 +126,11 @@ class Manifest:
         self.format = str(data.get("fileFormat", "CSV")).upper()
         schema = str(data.get("fileSchema", ""))
         self.files: list[dict[str, Any]] = data["files"]
+        for i, entry in enumerate(self.files):
+            if not isinstance(entry, dict) or not isinstance(entry.get("key"), str) or not entry["key"]:
+                raise InventoryError(
+                    f"{location}: files[{i}] is not an inventory file entry (an object with a 'key'): {_short(entry)}"
+                )
         if self.format == "CSV":
             self.columns = [c.strip() for c in schema.split(",") if c.strip()]
             if "Key" not in self.columns:
@@ -135,7 +170,7 @@ class InventorySource:
         self.client = self.s3.client
         self.location = manifest
         self.wants_versions = self.s3.wants_versions
-        self.manifest = Manifest(self.location, json.loads(self._read_small(self.location)))
+        self.manifest = Manifest(self.location, _manifest_json(self.location, self._read_small(self.location)))
         if self.manifest.source_bucket and self.manifest.source_bucket != self.bucket:
             raise InventoryError(
                 f"{self.location}: the inventory is of bucket {self.manifest.source_bucket!r}, not {self.bucket!r}"
@@ -243,40 +278,48 @@ class InventorySource:
         finally:
             local.unlink(missing_ok=True)
 
-    def _normalized(self, rows: Iterable[dict[str, Any]], scan_prefix: str) -> Iterator[Row]:
-        """Rows under the target prefix, as (asset, key-in-asset, ...); root objects get asset ''."""
+    def _normalized(self, rows: Iterable[dict[str, Any]], scan_prefix: str, file: str = "") -> Iterator[Row]:
+        """Rows under the target prefix, as (asset, key-in-asset, ...); root objects get asset ''.
+        A row whose size or date cannot be read stops the audit with the file, row and value."""
+        for number, r in enumerate(rows, 1):
+            self.rows_read += 1
+            try:
+                row = self._row(r, scan_prefix)
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise InventoryError(f"inventory file {file}, row {number}: {exc}") from None
+            if row is not None:
+                yield row
+
+    def _row(self, r: dict[str, Any], scan_prefix: str) -> Row | None:
         names = CSV_COLUMNS if self.manifest.format == "CSV" else PARQUET_COLUMNS
         decode = self.manifest.format == "CSV"
         cut = len(scan_prefix)
-        for r in rows:
-            self.rows_read += 1
-            full = r.get(names["key"]) or ""
-            if decode:
-                full = unquote_plus(full)
-            if not full.startswith(scan_prefix):
-                continue
-            rel = full[cut:]
-            asset, sep, key = rel.partition("/")
-            if not sep:
-                asset, key = "", rel
-            size_value = r.get(names["size"])
-            size = int(size_value) if size_value not in (None, "") else 0
-            if not key or (key.endswith("/") and not size):
-                continue  # the prefix's own key, or a zero-byte folder marker
-            version = r.get(names["version_id"]) or None
-            is_latest = _bool(r[names["is_latest"]]) if names["is_latest"] in r else 1
-            marker = _bool(r[names["is_delete_marker"]]) if names["is_delete_marker"] in r else 0
-            etag = r.get(names["etag"]) or None
-            yield (
-                asset,
-                key,
-                size,
-                etag.strip('"') if etag else None,
-                _time_text(r.get(names["last_modified"])),
-                version if version != "null" else None,
-                is_latest,
-                marker,
-            )
+        full = r.get(names["key"]) or ""
+        if decode:
+            full = unquote_plus(full)
+        if not full.startswith(scan_prefix):
+            return None
+        rel = full[cut:]
+        asset, sep, key = rel.partition("/")
+        if not sep:
+            asset, key = "", rel
+        size = _size(r.get(names["size"]))
+        if not key or (key.endswith("/") and not size):
+            return None  # the prefix's own key, or a zero-byte folder marker
+        version = r.get(names["version_id"]) or None
+        is_latest = _bool(r[names["is_latest"]]) if names["is_latest"] in r else 1
+        marker = _bool(r[names["is_delete_marker"]]) if names["is_delete_marker"] in r else 0
+        etag = r.get(names["etag"]) or None
+        return (
+            asset,
+            key,
+            size,
+            etag.strip('"') if etag else None,
+            _time_text(r.get(names["last_modified"])),
+            version if version != "null" else None,
+            is_latest,
+            marker,
+        )
 
     def _load(self) -> sqlite3.Connection:
         """Stream every data file of the report into the temporary index, once."""
@@ -295,7 +338,7 @@ class InventorySource:
         db.execute("BEGIN")
         for entry in self.manifest.files:
             batch: list[Row] = []
-            for row in self._normalized(self._rows(entry), scan):
+            for row in self._normalized(self._rows(entry), scan, str(entry.get("key", ""))):
                 batch.append(row)
                 if len(batch) >= INSERT_BATCH:
                     db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)

@@ -6,6 +6,8 @@ import datetime as dt
 import fnmatch
 import hashlib
 import os
+import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from linter.conventions import Convention
 from linter.names import parse_name
+from linter.safetext import scrub
 from linter.sources import Asset, ObjectInfo, ReadError, SourceError, TooLarge
 
 if TYPE_CHECKING:
@@ -37,6 +40,34 @@ HASH_LIMIT = 32 * 1024 * 1024
 what the verdict cache knows their content by, across assets and runs."""
 
 
+def special_kind(mode: int) -> str | None:
+    """What a file that is neither a regular file nor a folder is (None for a regular file)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a special file"
+
+
+_ESCAPED_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
+def on_disk(root: Path, rel: str) -> Path:
+    """The path of a key as shown (a name that is not UTF-8 is shown with its bytes escaped,
+    ``\\xff``, by :func:`linter.safetext.scrub`): as written when that exists, else unescaped."""
+    path = root / rel
+    if "\\x" not in rel or os.path.lexists(path):
+        return path
+    raw = _ESCAPED_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), rel)
+    return root / raw
+
+
 def _info(key: str, st: os.stat_result, content_hash: str | None = None) -> ObjectInfo:
     modified = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
     return ObjectInfo(key, st.st_size, None, modified, content_hash=content_hash)
@@ -46,7 +77,10 @@ def _hash(path: str, size: int) -> str | None:
     if size > HASH_LIMIT:
         return None
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with open(fd, "rb", closefd=True) as fh:
+            if special_kind(os.fstat(fh.fileno()).st_mode) is not None:
+                return None  # swapped for a FIFO or device since it was listed: never read
             return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return None  # the reader reports it when a rule asks for the bytes
@@ -60,20 +94,27 @@ class LocalReader:
     fence: Path
 
     def read(self, asset: str, key: str, limit: int) -> bytes:
-        path = self.root / asset / key
+        """At most ``limit`` bytes of a regular file; anything else is a ReadError. A FIFO is
+        never waited on: opened non-blocking and checked before any read."""
         rel = f"{asset}/{key}"
+        path = on_disk(self.root, rel)
         try:
             real = path.resolve(strict=True)
             if not real.is_relative_to(self.fence):
                 raise ReadError(rel, "symlink points outside the target; not followed")
-            with open(real, "rb") as fh:
+            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+            with open(fd, "rb", closefd=True) as fh:
+                st = os.fstat(fh.fileno())
+                kind = special_kind(st.st_mode)
+                if kind is not None:
+                    raise ReadError(rel, f"not a regular file ({kind}); not read")
                 data = fh.read(limit + 1)
         except ReadError:
             raise
         except OSError as exc:
             raise ReadError(rel, f"cannot read: {exc.strerror or exc}") from None
         if len(data) > limit:
-            raise TooLarge(os.path.getsize(real), limit)
+            raise TooLarge(st.st_size, limit)
         return data
 
 
@@ -120,17 +161,21 @@ class LocalSource:
         for entry in entries:
             if self._ignored(entry.name):
                 continue
+            shown = scrub(entry.name)  # a name that is not UTF-8 is shown escaped, read as it is
             if entry.is_symlink():
-                st = self._follow_link(Path(entry.path), entry.name, self._root_errors)
+                st = self._follow_link(Path(entry.path), shown, self._root_errors)
                 if st is not None:
-                    self._root_objects.append(_info(entry.name, st))
+                    self._add_root_object(shown, st)
                 continue
             if entry.is_dir(follow_symlinks=False):
-                names.append(entry.name)
+                names.append(shown)
             else:
-                info = self._stat_object(Path(entry.path), entry.name)
-                if info is not None:
-                    self._root_objects.append(info)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    self._root_errors.append(ReadError(shown, f"cannot stat: {exc.strerror or exc}"))
+                    continue
+                self._add_root_object(shown, st)
         self._scanned = True
         return names
 
@@ -145,12 +190,11 @@ class LocalSource:
     def root_errors(self) -> list[ReadError]:
         return self._root_errors
 
-    def _stat_object(self, path: Path, key: str) -> ObjectInfo | None:
-        try:
-            return _info(key, path.stat())
-        except OSError as exc:
-            self._root_errors.append(ReadError(key, f"cannot stat: {exc.strerror or exc}"))
-            return None
+    def _add_root_object(self, key: str, st: os.stat_result) -> None:
+        kind = special_kind(st.st_mode)
+        if kind is not None:  # listed (it is there), never opened, and reported
+            self._root_errors.append(ReadError(key, f"not a regular file ({kind}); not read"))
+        self._root_objects.append(_info(key, st))
 
     def _follow_link(self, path: Path, rel: str, sink: list[ReadError]) -> os.stat_result | None:
         """A symlinked file is read only when it resolves inside the target; folders are never followed."""
@@ -168,37 +212,51 @@ class LocalSource:
         return real.stat()
 
     def load_asset(self, name: str) -> Asset:
+        """Every file below the asset folder, walked with an explicit stack (any depth), in
+        sorted order. A FIFO, socket or device node is listed (it is there) and reported (E901),
+        but never opened, so it can neither block the run nor feed it bytes."""
         asset = Asset(name)
-        base = self.root / name
+        base = str(on_disk(self.root, name))
         prefix = f"{name}/"
-
-        def onerror(exc: OSError) -> None:
-            rel = os.path.relpath(exc.filename, self.root) if exc.filename else name
-            asset.errors.append(ReadError(rel.replace(os.sep, "/"), f"cannot list folder: {exc.strerror or exc}"))
-
-        objects = []
-        for dirpath, dirnames, filenames in os.walk(base, onerror=onerror, followlinks=False):
-            rel_dir = os.path.relpath(dirpath, base)
-            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-            dirnames.sort()
-            for d in list(dirnames):
-                if os.path.islink(os.path.join(dirpath, d)):
-                    dirnames.remove(d)
-                    self._follow_link(Path(dirpath, d), prefix + rel_dir + d, asset.errors)
-            for fname in sorted(filenames):
-                full = os.path.join(dirpath, fname)
-                key = rel_dir + fname
-                if os.path.islink(full):
-                    st = self._follow_link(Path(full), prefix + key, asset.errors)
-                    if st is not None:
-                        objects.append(_info(key, st))
-                    continue
+        objects: list[ObjectInfo] = []
+        stack: list[tuple[str, str]] = [(base, "")]  # (folder, its key prefix inside the asset)
+        while stack:
+            folder, rel_dir = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                where = (prefix + rel_dir).rstrip("/")
+                asset.errors.append(ReadError(where, f"cannot list folder: {exc.strerror or exc}"))
+                asset.partial = True
+                continue
+            subfolders: list[tuple[str, str]] = []
+            for entry in entries:
+                key = rel_dir + scrub(entry.name)
                 try:
-                    st = os.stat(full)
-                    digest = _hash(full, st.st_size) if not rel_dir and fname.endswith(HASHED_SUFFIX) else None
-                    objects.append(_info(key, st, digest))
+                    if entry.is_symlink():
+                        if entry.is_dir():
+                            self._follow_link(Path(entry.path), prefix + key, asset.errors)
+                            continue
+                        st = self._follow_link(Path(entry.path), prefix + key, asset.errors)
+                    elif entry.is_dir(follow_symlinks=False):
+                        subfolders.append((entry.path, key + "/"))
+                        continue
+                    else:
+                        st = entry.stat(follow_symlinks=False)
                 except OSError as exc:
                     asset.errors.append(ReadError(prefix + key, f"cannot stat: {exc.strerror or exc}"))
+                    continue
+                if st is None:
+                    continue
+                kind = special_kind(st.st_mode)
+                if kind is not None:  # listed (it is there), never opened, and reported
+                    asset.errors.append(ReadError(prefix + key, f"not a regular file ({kind}); not read"))
+                    objects.append(_info(key, st))
+                    continue
+                hashed = not rel_dir and entry.name.endswith(HASHED_SUFFIX) and not entry.is_symlink()
+                objects.append(_info(key, st, _hash(entry.path, st.st_size) if hashed else None))
+            stack.extend(reversed(subfolders))
         asset.objects = objects
         return asset
 

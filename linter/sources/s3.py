@@ -43,6 +43,11 @@ DESTINATION_PROBE_LIMIT = 200
 """Up to this many assets, I405 asks the destination about each name; beyond, it lists it once."""
 
 
+BAD_CREDENTIALS = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidClientTokenId"}
+)
+
+
 class S3SourceError(SourceError):
     """The target cannot be audited at all (bad URL, no credentials, no such bucket)."""
 
@@ -122,8 +127,11 @@ def _fatal(exc: BaseException, bucket: str) -> S3SourceError | None:
             f"s3://{bucket}: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
             "use --profile, or --no-sign-request for a public bucket)"
         )
-    if _error_code(exc) == "NoSuchBucket":
+    code = _error_code(exc)
+    if code == "NoSuchBucket":
         return S3SourceError(f"s3://{bucket}: no such bucket")
+    if code in BAD_CREDENTIALS:
+        return S3SourceError(f"s3://{bucket}: the credentials were refused ({describe_error(exc)})")
     return None
 
 
@@ -304,9 +312,14 @@ class S3Source:
             else:
                 self._list_objects(asset, prefix)
         except Exception as exc:
+            asset.partial = True
+            got = f" (stopped after {len(asset.objects)} objects)" if asset.objects else ""
             asset.errors.append(
-                ReadError(f"{name}/", f"cannot list s3://{self.bucket}/{prefix}: {describe_error(exc)}")
+                ReadError(f"{name}/", f"cannot list s3://{self.bucket}/{prefix}: {describe_error(exc)}{got}")
             )
+        if self.single_asset and not asset.objects and not asset.errors and not asset.versions:
+            # S3 has no empty folders: a target prefix with nothing under it is not an asset
+            asset.errors.append(ReadError(f"{name}/", f"nothing is stored under s3://{self.bucket}/{prefix}"))
         return asset
 
     def _list_objects(self, asset: Asset, prefix: str) -> None:
