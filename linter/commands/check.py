@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -205,6 +206,10 @@ def audit(
                 outcome.add(result)
                 tally.complete = False
             except Exception as exc:  # escaped the engine: the report still ends, saying incomplete
+                if isinstance(exc, sqlite3.Error) and ledger is not None:  # the ledger's history tables
+                    from linter.ledger import ledger_failure
+
+                    exc = ledger_failure(ledger.path, exc)
                 failure = exc
                 outcome.complete = False
                 tally.complete = False
