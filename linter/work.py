@@ -145,6 +145,7 @@ class Checker:
                 continue
             findings.extend(self.run_rule(rule, ctx, name))
         content: list[Finding] | None = None
+        declared: str | None = None
         if not listing_failed and self.content_rules:
             if item.content is not None:
                 findings.extend(item.content)
@@ -157,6 +158,7 @@ class Checker:
                         if not (asset.partial and rule.judges_absence):
                             content.extend(self.run_rule(rule, ctx, name))
                 finally:
+                    declared = ctx.declared_schema_version()  # before the documents are let go
                     ctx.release_documents()
                     budget.release(held)
                 findings.extend(content)
@@ -171,7 +173,7 @@ class Checker:
             len(asset.objects),
             findings,
             complete=not errors,
-            schema_version=ctx.declared_schema_version(),
+            schema_version=declared if declared is not None else ctx.declared_schema_version(),
         )
         # a verdict reached while something could not be read is not worth remembering
         keep = content if content is not None and not ctx.read_errors and not asset.errors else None
