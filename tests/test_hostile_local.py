@@ -157,7 +157,7 @@ def test_a_tree_deeper_than_the_recursion_limit() -> None:
     try:
         result = run_cli("check", str(tmp_path), "--format", "json", "--select", "L,E9")
         assert result.code == 0, result.err
-        assert result.json()["assets"] == [{"name": RAW, "level": "raw", "source": None, "objects": 2}]
+        assert [(a["name"], a["objects"]) for a in result.json()["assets"]] == [(RAW, 2)]
     finally:
         remove_deep(asset / "d")
         shutil.rmtree(tmp_path)
