@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
+import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -85,6 +88,22 @@ def test_a_failed_run_keeps_last_nights_report(bucket: Path, tmp_path: Path) -> 
     assert code == 2 and "--jobs" in err
     assert old.read_text() == "last night\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_report_to_a_pipe_or_device_is_written_in_place(bucket: Path, tmp_path: Path) -> None:
+    """Renaming a finished report onto a FIFO or a device (/dev/null) would replace it with a
+    plain file; such a path is written in place instead."""
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text(encoding="utf-8")), daemon=True)
+    reader.start()
+    code, stdout, err = check(bucket, "--output", f"json:{fifo}")
+    reader.join(timeout=30)
+    assert (code, stdout, err) == (1, "", "")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert json.loads(received[0])["summary"]["findings"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bucket", "report.fifo"]  # no temporary file
 
 
 def test_statistics_like_ruff(bucket: Path, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import stat
 import sys
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -353,11 +354,20 @@ class Outputs:
     leaves the previous night's report as it was."""
 
     def __init__(self) -> None:
-        self.files: list[tuple[IO[str], str, str]] = []
+        self.files: list[tuple[IO[str], str | None, str]] = []
 
     def open(self, path: str | None) -> IO[str]:
         if path is None:
             return sys.stdout
+        if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+            # A device or pipe (/dev/null, a FIFO): written in place; renaming onto it would
+            # replace the device with a plain file.
+            try:
+                fh = open(path, "w", encoding="utf-8")  # noqa: SIM115  (closed by commit or discard)
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+            self.files.append((fh, None, path))
+            return fh
         tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp-{os.getpid()}")
         try:
             fh = open(tmp, "w", encoding="utf-8")  # noqa: SIM115  (closed by commit or discard)
@@ -372,17 +382,20 @@ class Outputs:
         for fh, tmp, path in files:
             try:
                 fh.close()
-                os.replace(tmp, path)
+                if tmp is not None:
+                    os.replace(tmp, path)
             except OSError as exc:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+                if tmp is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
                 raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
 
     def discard(self) -> None:
         for fh, tmp, _ in self.files:
             fh.close()
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
         self.files = []
 
 
