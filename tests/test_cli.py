@@ -309,5 +309,8 @@ def test_version_and_module_entry(tmp_path: Path) -> None:
 
     res = subprocess.run([sys.executable, "-m", "linter", "--version"], capture_output=True, text=True, check=False)
     assert res.returncode == 0 and res.stdout.startswith("aind-bucket-lint ")
-    exe = shutil.which("aind-bucket-lint")
+    import sysconfig
+
+    # the console script is installed beside the interpreter running the tests, on PATH or not
+    exe = shutil.which("aind-bucket-lint", path=sysconfig.get_path("scripts"))
     assert exe is not None and os.access(exe, os.X_OK)
