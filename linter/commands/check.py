@@ -359,18 +359,13 @@ class Outputs:
     def open(self, path: str | None) -> IO[str]:
         if path is None:
             return sys.stdout
-        if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
-            # A device or pipe (/dev/null, a FIFO): written in place; renaming onto it would
-            # replace the device with a plain file.
-            try:
-                fh = open(path, "w", encoding="utf-8")  # noqa: SIM115  (closed by commit or discard)
-            except OSError as exc:
-                raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
-            self.files.append((fh, None, path))
-            return fh
-        tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp-{os.getpid()}")
+        tmp: str | None = None
+        if not os.path.exists(path) or stat.S_ISREG(os.stat(path).st_mode):
+            tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp-{os.getpid()}")
+        # else a device or pipe (/dev/null, a FIFO): written in place, since renaming onto it
+        # would replace the device with a plain file
         try:
-            fh = open(tmp, "w", encoding="utf-8")  # noqa: SIM115  (closed by commit or discard)
+            fh = open(tmp or path, "w", encoding="utf-8")  # noqa: SIM115  (closed by commit or discard)
         except OSError as exc:
             raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
         self.files.append((fh, tmp, path))
