@@ -1,215 +1,212 @@
-"""Sidecar validation speed: the linter against check-jsonschema, on the same real files.
+"""Sidecar validation speed per release line: the linter against a bare validation loop of the same release.
 
-Builds a bucket of thousands of sidecar files in a temporary folder (copies of the real
-aind-data-schema 1.4.0 and 2.9.2 example files from ``../shared/fixtures``, each stored under
-its bare name in an asset folder), then validates them:
+For each release benchmarked (one per line: a 0.x release, a 1.x release, a 2.x release in its
+own environment, and the installed 2.9.2 in-process), the real corpus files that release judges
+(``../shared/fixtures/upstream-truth``) are copied into a bucket until it holds ``--files``
+sidecars, one asset each. Then:
 
-- with the linter's own path: the engine with M203 and M204 selected (list, read, parse, judge
-  ``schema_version``, validate: pydantic models for 2.x, the committed JSON Schemas for 1.x);
-- with check-jsonschema (run as a subprocess, as in pre-commit) against the same schemas: the
-  committed 1.x JSON Schemas, and the installed 2.x models' ``model_json_schema()`` dumped to files.
+- **linter**: the engine with M203 and M204 (list, read, parse, judge ``schema_version``,
+  validate through the release's worker pool), timed on a second run so that the workers'
+  start (importing the release) is not charged to the files; it is reported apart;
+- **bare**: in the release's own environment, one process, a loop of
+  ``Model.model_validate_json(text)`` (``parse_raw`` under pydantic 1) over the same texts: the
+  fastest that release can judge them on one core.
 
-check-jsonschema is far slower, so by default it validates one round of the example files
-(each of the 49 once; ``--rounds N`` for more, ``--rounds 40`` for all); its rate is measured per
-file beyond a one-file run of the same schema, so its start-up (Python, loading a schema of up
-to 2 MB) is not charged to the files; the rate with start-up is printed too. Prints files/s of
-each tool and the ratio, overall and per generation. Runs in about two minutes (on two cores).
+``per core`` = linter files/s / (bare files/s x worker processes the linter used); the aim is 0.8
+or more. Also: the one-time cost of preparing each environment (into a fresh cache folder: cold,
+downloading everything, then warm, with uv's cache already filled), and the resident memory of
+each worker after the run.
 
-    python bench/bench_validation.py [--copies 40] [--rounds 1] [--jobs 8]
+    python bench/bench_validation.py [--files 400] [--jobs 4] [--releases 0.38.6,1.4.0,2.7.1,2.9.2]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from linter import validation
 from linter.conventions import load_convention
 from linter.engine import Linter
-from linter.metadata import V2_MODELS
 from linter.plan import RunPlan
 from linter.registry import load_rules, select_rules
+from linter.validation import envs, installed_release, table, workers
+from linter.work import VERDICTS
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO.parent / "shared" / "fixtures" / "aind-metadata-examples"
-GENERATIONS = {1: FIXTURES / "v1.4.0", 2: FIXTURES / "v2.9.2"}
-STEMS = (
-    "data_description",
-    "quality_control",
-    "acquisition",
-    "instrument",
-    "procedures",
-    "processing",
-    "session",
-    "subject",
-    "model",
-    "rig",
-)
+TRUTH = REPO.parent / "shared" / "fixtures" / "upstream-truth"
+
+BARE = r"""
+import importlib, json, sys, time, warnings
+warnings.simplefilter("ignore")
+import pydantic
+pairs = json.load(open(sys.argv[1]))
+v1 = int(pydantic.VERSION.split(".")[0]) < 2
+models = {}
+work = []
+for (module, cls), text in pairs:
+    if (module, cls) not in models:
+        models[module, cls] = getattr(importlib.import_module(module), cls)
+    work.append((models[module, cls], text))
+for model, text in work[:20]:  # warm up
+    try:
+        model.parse_raw(text) if v1 else model.model_validate_json(text)
+    except Exception:
+        pass
+start = time.perf_counter()
+for model, text in work:
+    try:
+        model.parse_raw(text) if v1 else model.model_validate_json(text)
+    except Exception:
+        pass
+print(len(work) / (time.perf_counter() - start))
+"""
 
 
-@dataclass(frozen=True)
-class Sidecar:
-    generation: int
-    stem: str
-    path: Path
-    round: int
-
-
-def bare_stem(path: Path) -> str:
-    return next(stem for stem in STEMS if path.stem.endswith(stem))
-
-
-def build_bucket(root: Path, copies: int) -> list[Sidecar]:
-    """``copies`` rounds of every example file; files sharing a bare name go to different assets."""
-    examples = [(g, p) for g, folder in GENERATIONS.items() for p in sorted(folder.glob("*.json"))]
-    out = []
-    for c in range(copies):
-        seen: dict[tuple[int, str], int] = defaultdict(int)
-        for generation, path in examples:
-            stem = bare_stem(path)
-            slot = seen[(generation, stem)]
-            seen[(generation, stem)] += 1
-            asset = root / f"g{generation}" / f"{100000 + c}_2024-01-01_00-00-{slot:02d}"
-            asset.mkdir(parents=True, exist_ok=True)
-            target = asset / f"{stem}.json"
-            shutil.copyfile(path, target)
-            out.append(Sidecar(generation, stem, target, c))
-    return out
-
-
-def lint(root: Path, jobs: int) -> tuple[float, int]:
-    """Seconds to lint ``root`` with M203/M204, and the number of findings."""
-    rules = select_rules(load_rules(), ["M203", "M204"], [])
-    linter = Linter(RunPlan(load_convention("aind-open-data"), rules, jobs=jobs))
-    start = time.perf_counter()
-    findings = sum(len(r.findings) for r in linter.lint_target(str(root)))
-    return time.perf_counter() - start, findings
-
-
-def dump_v2_schemas(folder: Path) -> dict[str, Path]:
-    import importlib
-
-    out = {}
-    for stem, (module, cls) in V2_MODELS.items():
-        model = getattr(importlib.import_module(module), cls)
-        path = folder / f"v2_{stem}.json"
-        path.write_text(json.dumps(_loadable(model.model_json_schema(mode="validation"))), encoding="utf-8")
-        out[stem] = path
-    return out
-
-
-SIMPLE_TYPES = {"array", "boolean", "integer", "null", "number", "object", "string"}
-
-
-def _loadable(node: Any) -> Any:
-    """Make a 2.9.2 ``model_json_schema()`` a valid JSON Schema, which check-jsonschema insists
-    on: some descriptions are tuples (a stray comma upstream), carried as arrays, so they are
-    joined; a ``Field(type="Stain type")`` leaks a ``"type"`` that is no JSON type, so it is
-    dropped. Neither changes what the schema accepts."""
-    if isinstance(node, dict):
-        out = {}
-        for k, v in node.items():
-            if k == "description" and isinstance(v, list | tuple):
-                out[k] = "".join(v)
-            elif k == "type" and isinstance(v, str) and v not in SIMPLE_TYPES:
+def corpus_by_release() -> dict[str, list[tuple[str, str, str]]]:
+    """release -> [(stem, version, text)] of the corpus files it judges."""
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    with open(TRUTH / "sidecars" / "manifest.tsv", encoding="utf-8") as handle:
+        for row in csv.reader(handle, delimiter="\t"):
+            if not row or row[0].startswith("#") or row[2] in ("None",):
                 continue
+            res = table().resolve(row[1], row[2])
+            if res.release is None:
+                continue
+            release = installed_release() if installed_release() in res.declared_by else res.release.version
+            text = gzip.decompress((TRUTH / row[0]).read_bytes()).decode("utf-8")
+            out.setdefault(release or "", []).append((row[1], row[2], text))
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def prepare_cost(release: str) -> tuple[float, float]:
+    """Seconds to prepare the release into a fresh cache: cold (empty uv cache), then warm."""
+    saved = os.environ.get(envs.CACHE_ENV)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ[envs.CACHE_ENV] = tmp
+        try:
+            rel = table().releases[release]
+            start = time.perf_counter()
+            envs.prepare(rel)
+            cold = time.perf_counter() - start
+            shutil.rmtree(Path(tmp) / "envs")
+            start = time.perf_counter()
+            envs.prepare(rel)
+            warm = time.perf_counter() - start
+        finally:
+            if saved is None:
+                os.environ.pop(envs.CACHE_ENV, None)
             else:
-                out[k] = _loadable(v)
-        return out
-    if isinstance(node, list | tuple):
-        return [_loadable(v) for v in node]
-    return node
+                os.environ[envs.CACHE_ENV] = saved
+    return cold, warm
 
 
-def check_jsonschema(schema: Path, files: list[Path]) -> tuple[float, bool, str]:
-    exe = shutil.which("check-jsonschema")
-    cmd = [exe] if exe else [sys.executable, "-m", "check_jsonschema"]
-    start = time.perf_counter()
-    res = subprocess.run([*cmd, "--schemafile", str(schema), *map(str, files)], capture_output=True, text=True)
-    return time.perf_counter() - start, res.returncode == 0, res.stdout + res.stderr
-
-
-def sample(files: list[Sidecar], rounds: int) -> list[Path]:
-    """The files of the first ``rounds`` rounds (each distinct example once per round), and at
-    least two (one more than the start-up run)."""
-    chosen = [s.path for s in files if s.round < rounds]
-    return chosen if len(chosen) >= 2 else [s.path for s in files[:2]]
+def bench_release(release: str, files: list[tuple[str, str, str]], count: int, jobs: int) -> dict[str, object]:
+    in_process = release == installed_release()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        texts = []
+        for i in range(count):
+            stem, version, text = files[i % len(files)]
+            text = text + " " * (i // len(files))  # distinct bytes: no verdict comes from the cache by content
+            folder = root / f"a{i:05d}"
+            folder.mkdir()
+            (folder / f"{stem}.json").write_text(text, encoding="utf-8")
+            texts.append((stem, version, text))
+        rules = select_rules(load_rules(), ["M203", "M204"], [])
+        # threads: the release workers already spread validation over the cores (a process executor
+        # would start their own workers in every child)
+        plan = RunPlan(load_convention("aind-open-data"), rules, jobs=jobs, executor="threads")
+        start = time.perf_counter()
+        first = [f for r in Linter(plan).lint_target(str(root)) for f in r.findings]
+        first_s = time.perf_counter() - start
+        VERDICTS._items.clear()  # the second run validates again: no verdict from the cache by content
+        start = time.perf_counter()
+        second = [f for r in Linter(plan).lint_target(str(root)) for f in r.findings]
+        linter_rate = count / (time.perf_counter() - start)
+        assert len(first) == len(second)
+        unjudged = sum(1 for f in second if f.rule == "M204")
+        pool = None if in_process else workers._pools.get(release)
+        procs = pool.workers if pool else []
+        memory = [rss_mb(w.pid) for w in procs]
+    # the same texts, each with the first class the linter tries for it
+    pairs = [(table().releases[release].classes(s, v)[0], t) for s, v, t in texts]
+    python = sys.executable if in_process else str(envs.python_of(envs.env_dir(release)))
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(pairs, handle)
+    try:
+        out = subprocess.run([python, "-c", BARE, handle.name], capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(handle.name)
+    bare_rate = float(out.stdout.strip().splitlines()[-1])
+    cores = 1 if in_process else max(1, len(procs))
+    return {
+        "release": release,
+        "files": count,
+        "unjudged": unjudged,
+        "first_run_s": first_s,
+        "linter_fps": linter_rate,
+        "workers": cores if not in_process else "in-process",
+        "bare_fps": bare_rate,
+        "per_core": linter_rate / (bare_rate * cores),
+        "worker_mb": memory,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--copies", type=int, default=40, help="rounds of the 49 example files (default 40)")
-    parser.add_argument(
-        "--rounds", type=int, default=1, help="rounds check-jsonschema validates (default 1: each example once)"
-    )
-    parser.add_argument("--jobs", type=int, default=8, help="the linter's --jobs (default 8)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=400)
+    parser.add_argument("--jobs", type=int, default=4)
+    parser.add_argument("--releases", default="0.38.6,1.4.0,2.7.1,2.9.2")
+    parser.add_argument("--no-prepare-cost", action="store_true", help="skip timing fresh environments")
     args = parser.parse_args(argv)
-    warnings.simplefilter("ignore")
-
-    with tempfile.TemporaryDirectory(prefix="bench-validation-") as tmp:
-        root = Path(tmp) / "bucket"
-        sidecars = build_bucket(root, args.copies)
-        by_generation = {g: sum(1 for s in sidecars if s.generation == g) for g in GENERATIONS}
-        print(f"{len(sidecars)} sidecar files ({by_generation[1]} of 1.x, {by_generation[2]} of 2.x) in {root}")
-
-        # first run: includes importing aind-data-schema and building the validators
-        cold = sum(lint(root / f"g{g}", args.jobs)[0] for g in GENERATIONS)
-        seconds: dict[int, float] = {}
-        for g in GENERATIONS:
-            seconds[g], findings = lint(root / f"g{g}", args.jobs)
-            assert findings == 0, f"the linter reported {findings} findings on valid example files"
-        linter_rate = {
-            "1.x": by_generation[1] / seconds[1],
-            "2.x": by_generation[2] / seconds[2],
-            "all": len(sidecars) / (seconds[1] + seconds[2]),
-        }
-        print(f"linter, first run (imports aind-data-schema, builds validators): {len(sidecars) / cold:8.1f} files/s")
-
-        v1_dir = REPO / "linter" / "schemas" / "v1"
-        schemas = {(1, stem): v1_dir / f"{stem}.json" for stem in STEMS if (v1_dir / f"{stem}.json").is_file()}
-        schemas.update({(2, stem): path for stem, path in dump_v2_schemas(Path(tmp)).items()})
-        groups: dict[tuple[int, str], list[Sidecar]] = defaultdict(list)
-        for s in sidecars:
-            groups[(s.generation, s.stem)].append(s)
-
-        marginal = {1: [0.0, 0], 2: [0.0, 0]}  # seconds, files beyond the start-up run
-        wall = {1: [0.0, 0], 2: [0.0, 0]}
-        rejected = []
-        for key, files in sorted(groups.items()):
-            chosen = sample(files, args.rounds)
-            one, _, _ = check_jsonschema(schemas[key], chosen[:1])
-            many, ok, output = check_jsonschema(schemas[key], chosen)
-            if not ok:
-                rejected.append(f"{key[0]}.x {key[1]}: {output.strip().splitlines()[0]}")
-            marginal[key[0]][0] += max(many - one, 0.0)
-            marginal[key[0]][1] += len(chosen) - 1
-            wall[key[0]][0] += many
-            wall[key[0]][1] += len(chosen)
-        checked = wall[1][1] + wall[2][1]
-
-    print(f"check-jsonschema validated {checked} of the files (the first {args.rounds} round(s) of examples)")
-    print()
-    print(f"{'':4} {'linter files/s':>15} {'check-jsonschema files/s':>25} {'(with start-up)':>16} {'ratio':>8}")
-    for label, gens in (("1.x", (1,)), ("2.x", (2,)), ("all", (1, 2))):
-        cj = sum(marginal[g][1] for g in gens) / sum(marginal[g][0] for g in gens)
-        cj_wall = sum(wall[g][1] for g in gens) / sum(wall[g][0] for g in gens)
-        ours = linter_rate[label]
-        print(f"{label:4} {ours:15.1f} {cj:25.1f} {cj_wall:16.1f} {ours / cj:7.1f}x")
-    if rejected:
-        print("\ncheck-jsonschema rejected files the linter accepts:")
-        for line in rejected:
-            print("  " + line)
+    if not TRUTH.is_dir():
+        print(f"{TRUTH} is absent: nothing to benchmark", file=sys.stderr)
+        return 2
+    corpus = corpus_by_release()
+    rows = []
+    for release in args.releases.split(","):
+        if release not in corpus:
+            print(f"{release}: no corpus file is judged by it; skipped", file=sys.stderr)
+            continue
+        validation.reset()
+        row = bench_release(release, corpus[release], args.files, args.jobs)
+        if release != installed_release() and not args.no_prepare_cost:
+            row["prepare_cold_s"], row["prepare_warm_s"] = prepare_cost(release)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    print(
+        f"{'release':>8} {'files':>5} {'linter f/s':>10} {'workers':>10} {'bare f/s':>9} {'per core':>8} "
+        f"{'first run s':>11} {'prep cold s':>11} {'prep warm s':>11}  worker MB"
+    )
+    for r in rows:
+        mb = ", ".join(f"{m:.0f}" for m in r["worker_mb"]) or "-"  # type: ignore[union-attr]
+        print(
+            f"{r['release']:>8} {r['files']:>5} {r['linter_fps']:>10.1f} {r['workers']!s:>10} {r['bare_fps']:>9.1f} "
+            f"{r['per_core']:>8.2f} {r['first_run_s']:>11.1f} {r.get('prepare_cold_s', float('nan')):>11.1f} "
+            f"{r.get('prepare_warm_s', float('nan')):>11.1f}  {mb}"
+        )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,4 +1,5 @@
-"""Command line: ``aind-bucket-lint check|baseline|hook|report|history|rules|explain``: the argument parser,
+"""Command line: ``aind-bucket-lint check|baseline|hook|report|history|rules|explain|schemas``: the
+argument parser,
 and the dispatch to the commands (``linter.commands``), each called with explicit arguments.
 Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 the linter could not do its job
 (usage, config, unreadable target)."""
@@ -15,6 +16,7 @@ from linter import __version__
 from linter.baseline import BaselineError
 from linter.commands import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 from linter.commands import rules as rules_command
+from linter.commands import schemas as schemas_command
 from linter.commands.common import CHECK_FORMATS, FAIL_ON, AuditOptions
 from linter.config import ConfigError
 from linter.conventions import BUILTIN, ConventionError
@@ -81,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = sub.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("code", metavar="CODE")
+
+    schemas_command.add_parser(sub)
     return parser
 
 
@@ -151,6 +155,19 @@ def add_check_options(p: argparse.ArgumentParser, report: bool = True) -> None:
         metavar="MIB",
         help="MiB of sidecars parsed and validated at once, whatever --jobs is (default 64)",
     )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        default=None,
+        help="never download: a sidecar whose aind-data-schema release is not prepared gets M204 "
+        "(default: prepare it on first need; config offline)",
+    )
+    p.add_argument(
+        "--schema-cache",
+        metavar="DIR",
+        help="folder of the prepared aind-data-schema releases "
+        "(default $AIND_BUCKET_LINT_CACHE, config schema-cache, ~/.cache/aind-bucket-lint)",
+    )
     s3 = p.add_argument_group("S3")
     s3.add_argument("--endpoint-url", metavar="URL", help="an S3-compatible endpoint instead of AWS")
     s3.add_argument("--region", metavar="REGION", help="the bucket's AWS region (default from the AWS config)")
@@ -217,6 +234,8 @@ def audit_options(args: argparse.Namespace) -> AuditOptions:
         region=args.region,
         profile=args.profile,
         no_sign_request=args.no_sign_request,
+        offline=args.offline,
+        schema_cache=args.schema_cache,
         format=args.format if reporting else None,
         output=args.output if not reporting else None,
         baseline=args.baseline if reporting else None,
@@ -243,6 +262,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return history.run(args.ledger, args.root, args.limit, args.format)
     if args.command == "rules":
         return rules_command.run(args.format)
+    if args.command == "schemas":
+        return schemas_command.run(args)
     assert args.command == "explain"
     return explain.run(args.code)
 

@@ -45,6 +45,8 @@ SCHEMA: dict[str, Any] = {
         "s3-connect-timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
         "s3-read-timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
         "s3-max-attempts": {"type": "integer", "minimum": 1, "maximum": 20},
+        "schema-cache": {"type": "string"},
+        "offline": {"type": "boolean"},
     },
 }
 

@@ -144,6 +144,8 @@ class AssetContext:
         self._memo: dict[Any, Any] = {}
         self._verdicts = verdicts
         self._known = known or {}
+        self.provisional = False
+        """True when a verdict on this asset is not final: its findings are not remembered."""
         self.read_errors: list[ReadError] = []
         self.learned: dict[str, tuple[str, Any]] = {}
         """Verdicts computed here by content: {cache key: (content identity, value)}, for the driver."""
@@ -204,7 +206,10 @@ class AssetContext:
         def lookup() -> T:
             identity = self.content_identity(key)
             if identity is None:
-                return compute()
+                value = compute()
+                if not getattr(value, "cacheable", True):
+                    self.provisional = True
+                return value
             cache_key = content_key(kind, identity, self.convention)
             found = self._known.get(cache_key, _MISSING)
             if found is not _MISSING:
@@ -213,6 +218,11 @@ class AssetContext:
             def run() -> tuple[T, bool]:
                 errors = len(self.read_errors)
                 value = compute()
+                if not getattr(value, "cacheable", True):
+                    # not final (e.g. its schema release is not prepared): keep neither it nor the
+                    # asset's findings, so a later run judges it
+                    self.provisional = True
+                    return value, False
                 return value, len(self.read_errors) == errors  # a verdict on unread parts is not kept
 
             if self._verdicts is None:

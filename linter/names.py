@@ -1,11 +1,16 @@
 """The asset-name grammar: parse a name into its raw/derived parts.
 
 raw:      [<modality>_]<subject-id>_<YYYY-MM-DD>_<HH-MM-SS>
-derived:  <raw-name>_<label>_<YYYY-MM-DD>_<HH-MM-SS>
+derived:  <source-name>_<label>_<YYYY-MM-DD>_<HH-MM-SS>
+analysis: <project>_<analysis>_<YYYY-MM-DD>_<HH-MM-SS>   (1.x AnalysisDescription; only when the
+          convention's ``names.analysis_form`` allows it and <project> is no modality)
 
-Tokens are separated by ``_`` and never contain it. Parsing is structural and lenient about
-token *content* (an unknown modality or an impossible date still parses), so that each rule
-can report its own problem; ``grammar_error`` is set only when the structure itself fails.
+Tokens are separated by ``_``. A derived label is everything between its source name and the
+final ``<date>_<time>``, so it may hold ``_`` (``..._spike_sorting_2022-10-12_23-23-11`` is a derived
+name of source ``..._16-30-01`` and label ``spike_sorting``, as aind-data-schema 2.x builds it; rule
+N108 reports the ``_``, which the 1.x docs forbid). Parsing is structural and lenient about token
+*content* (an unknown modality or an impossible date still parses), so that each rule can report
+its own problem; ``grammar_error`` is set only when the structure itself fails.
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ class ParsedName:
     source: str | None = None
     raw_name: str | None = None
     grammar_error: str | None = None
+    project: str | None = None
+    """The project of a 1.x analysis name (``analysis`` is then its first label)."""
 
     @property
     def is_asset_name(self) -> bool:
@@ -85,11 +92,11 @@ def _pairs(tokens: tuple[str, ...]) -> list[int]:
 
 
 def parse_name(name: str, convention: Convention) -> ParsedName:
-    return _parse_cached(name, convention.modality_optional, convention.modalities)
+    return _parse_cached(name, convention.modality_optional, convention.modalities, convention.analysis_form)
 
 
 @lru_cache(maxsize=65536)
-def _parse_cached(name: str, modality_optional: bool, modalities: frozenset[str]) -> ParsedName:
+def _parse_cached(name: str, modality_optional: bool, modalities: frozenset[str], analysis_form: bool) -> ParsedName:
     tokens = tuple(name.split("_"))
     pairs = _pairs(tokens)
 
@@ -104,14 +111,14 @@ def _parse_cached(name: str, modality_optional: bool, modalities: frozenset[str]
 
     head = tokens[: pairs[0]]
     modality: str | None
+    if "" in head:
+        return fail(f"{'_'.join(head)!r} before the first timestamp has an empty token")
     if len(head) == 2:
         modality, subject = head
     elif len(head) == 1:
         modality, subject = None, head[0]
         if not modality_optional:
             return fail(f"no modality before subject id {subject!r}: expected <modality>_<subject-id>_<date>_<time>")
-        if subject in modalities:
-            return fail(f"{subject!r} is a modality, not a subject id: expected <modality>_<subject-id>_<date>_<time>")
     elif not head:
         return fail("the name starts with a timestamp: a subject id must come first")
     else:
@@ -129,9 +136,9 @@ def _parse_cached(name: str, modality_optional: bool, modalities: frozenset[str]
         segment = tokens[pairs[k - 1] + 2 : start]
         if not segment:
             return fail(f"two timestamps in a row at {tokens[start]}_{tokens[start + 1]}: a label must come between")
-        if len(segment) > 1:
-            return fail(f"label {'_'.join(segment)!r} contains '_': join its words with '-'")
-        labels.append(segment[0])
+        if "" in segment:
+            return fail(f"label {'_'.join(segment)!r} has an empty part")
+        labels.append("_".join(segment))
 
     trailing = tokens[pairs[-1] + 2 :]
     if trailing:
@@ -143,6 +150,10 @@ def _parse_cached(name: str, modality_optional: bool, modalities: frozenset[str]
     stamps = tuple(Stamp(tokens[i], tokens[i + 1]) for i in pairs)
     raw_name = "_".join(tokens[: pairs[0] + 2])
     if len(stamps) == 1:
+        if analysis_form and modality is not None and modality not in modalities:
+            # <project>_<analysis>_<date>_<time>: no modality and no subject to check
+            return ParsedName(name, tokens, "raw", None, None, stamps, (subject,), None, raw_name, None, modality)
         return ParsedName(name, tokens, "raw", modality, subject, stamps, (), None, raw_name)
-    source = "_".join(tokens[: pairs[-1] - 1])
+    last_label_tokens = len(labels[-1].split("_"))
+    source = "_".join(tokens[: pairs[-1] - last_label_tokens])
     return ParsedName(name, tokens, "derived", modality, subject, stamps, tuple(labels), source, raw_name)

@@ -86,6 +86,11 @@ class RunPlan:
     """Bytes of sidecars that may be parsed and validated at the same time, whatever ``jobs``
     is (validation holds about 20 times a file's size in memory); an asset whose sidecars are
     larger than the whole budget waits until it can run alone."""
+    schema_cache: str | None = None
+    """``--schema-cache``: the folder of the aind-data-schema releases' environments (None: the
+    ``AIND_BUCKET_LINT_CACHE`` environment variable, else ``~/.cache/aind-bucket-lint``)."""
+    offline: bool | None = None
+    """``--offline``: never download a release's environment (None: ``AIND_BUCKET_LINT_OFFLINE``)."""
 
     @property
     def wants_versions(self) -> bool:

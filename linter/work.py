@@ -176,7 +176,8 @@ class Checker:
             schema_version=declared if declared is not None else ctx.declared_schema_version(),
         )
         # a verdict reached while something could not be read is not worth remembering
-        keep = content if content is not None and not ctx.read_errors and not asset.errors else None
+        final = not ctx.read_errors and not asset.errors and not ctx.provisional
+        keep = content if content is not None and final else None
         return AssetOutcome(result, keep, ctx.learned)
 
 

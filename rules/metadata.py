@@ -1,7 +1,7 @@
 """M2xx: the sidecar metadata files beside each asset's data (and L304, which needs them).
 
 The policy (core file names, required sets, exclusive pairs, limits) comes from the convention's
-``metadata`` section; reading and validation live in ``linter.metadata``. Rules that read a
+``metadata`` section; reading lives in ``linter.metadata``, validation in ``linter.validation``. Rules that read a
 sidecar's bytes declare ``reads_content=True`` and read it only through ``ctx.json``.
 """
 
@@ -25,6 +25,7 @@ from linter.metadata import (
 )
 from linter.names import parse_name
 from linter.registry import rule
+from linter.validation import table as release_table
 
 DATA_DESCRIPTION = "data_description.json"
 
@@ -48,13 +49,16 @@ def _present_documents(ctx: AssetContext) -> Iterator[tuple[str, JsonDocument]]:
 
 
 def validation(ctx: AssetContext, key: str) -> Validation | None:
-    """The sidecar's validation against its declared generation, computed once per asset."""
+    """The sidecar's validation by the release declaring its version, computed once per asset."""
     doc = ctx.json(key)
     if doc is None or doc.data is None:
         return None
     data, text = doc.data, doc.text
-    # the same bytes validate the same way whichever asset holds them: once per content
-    return ctx.by_content(key, f"metadata.validation:{key}", lambda: validate_sidecar(key, data, text))
+    # the same bytes validate the same way whichever asset holds them: once per content (and per
+    # release table: a new table may judge them by another release); a verdict that could not be
+    # reached (release not prepared) is not kept
+    kind = f"metadata.validation:{key}:{release_table().made}"
+    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text))
 
 
 def _level(ctx: AssetContext) -> str:
@@ -146,18 +150,21 @@ def invalid_json(ctx: AssetContext) -> Iterator[Violation]:
     "M203",
     "schema-violation",
     "error",
-    "A sidecar fails validation against the schema generation it declares.",
+    "A sidecar fails validation by the aind-data-schema release that declares its version.",
     reads_content=True,
 )
 def schema_violation(ctx: AssetContext) -> Iterator[Violation]:
-    """Each sidecar is validated against the aind-data-schema generation its ``schema_version``
-    declares: 2.x files with the installed aind-data-schema models (pydantic), 1.x files with
-    the JSON Schemas of the aind-data-schema 1.4.0 models that ship with the linter. A 1.x file
-    is therefore never judged by the 2.x models, whose differences would flood the report.
+    """Each sidecar is validated by the real pydantic models of the aind-data-schema release that
+    declares its (model, ``schema_version``), with that release's own pre-validators, exactly as
+    upstream validates it: never by another release's models. The installed release validates
+    the versions it declares in-process; every other release runs in its own environment,
+    prepared on first need and cached (see ``aind-bucket-lint schemas``). Where a release has
+    several models for one file (1.x ``DataDescription`` and ``DerivedDataDescription``, 0.x
+    ``EphysSession`` and ``OphysSession``) the file is valid when one accepts it.
 
-    One finding per error, with its JSON path (``$.subject_details.sex``) and the schema's
+    One finding per error, with its JSON path (``$.subject_details.sex``) and the model's
     message, up to ``metadata.max_errors_per_file`` (default 20) per file; one more finding
-    counts the rest. Files whose version cannot be judged are left to M204.
+    counts the rest. Files that could not be judged are left to M204.
     """
     cap = _policy(ctx).max_errors_per_file
     for key, _doc in _present_documents(ctx):
@@ -189,31 +196,68 @@ def schema_violation(ctx: AssetContext) -> Iterator[Violation]:
     "M204",
     "schema-version",
     "error",
-    "A sidecar's schema_version is missing, malformed, or of a generation the linter cannot validate.",
+    "A sidecar's schema_version is missing, malformed, unknown, or its release cannot be prepared.",
     reads_content=True,
 )
 def schema_version(ctx: AssetContext) -> Iterator[Violation]:
     """Every sidecar declares the aind-data-schema version that wrote it in ``schema_version``
     (``MAJOR.MINOR.PATCH``). The linter reads that field itself: the pydantic models silently
     replace a missing or wrong value with their own. A missing or malformed value is an error
-    (the file cannot be validated); a generation the linter has no schema for (0.x legacy
-    files, or a file type the generation does not have, such as a 2.x ``rig.json``) is a
-    warning that names the generations it can validate.
+    (the file cannot be validated). A warning, when the file could not be judged:
+
+    - no published release declares that version of that model (a pre-release such as
+      2.0.25, or a model the generation does not have, such as a 2.x ``rig.json``): the finding
+      names the nearest published versions;
+    - the release that declares it is not prepared and cannot be (``--offline``, or its
+      installation failed): the finding names the release, the reason and the command that
+      prepares it (``aind-bucket-lint schemas install RELEASE``).
     """
     for key, doc in _present_documents(ctx):
         if doc.data is None:
             continue
         verdict = declared_version(key, doc.data)
-        if verdict.problem is None:
+        if verdict.problem is not None:
+            yield Violation(
+                verdict.message or key,
+                ctx.path(key),
+                {
+                    "problem": verdict.problem,
+                    "schema_version": verdict.declared if verdict.problem != "missing" else None,
+                    "generation": verdict.generation,
+                },
+            )
             continue
-        severity = Severity.WARNING if verdict.problem in ("unsupported", "no-schema") else None
-        declared = verdict.declared if verdict.problem != "missing" else None
-        yield Violation(
-            verdict.message or key,
-            ctx.path(key),
-            {"problem": verdict.problem, "schema_version": declared, "generation": verdict.generation},
-            severity,
-        )
+        result = validation(ctx, key)
+        outcome = result.verdict if result is not None else None
+        if outcome is None or outcome.judged:
+            continue
+        if outcome.status == "unknown-version":
+            yield Violation(
+                f"{key}: {outcome.message}; it cannot be validated",
+                ctx.path(key),
+                {
+                    "problem": "unknown-version",
+                    "schema_version": verdict.declared,
+                    "generation": verdict.generation,
+                    "nearest": list(outcome.nearest),
+                },
+                Severity.WARNING,
+            )
+        else:
+            yield Violation(
+                f"{key} declares schema_version {verdict.declared} of aind-data-schema {outcome.release}, "
+                f"which could not be used: {outcome.message}; prepare it with `{outcome.command}`",
+                ctx.path(key),
+                {
+                    "problem": "not-prepared",
+                    "schema_version": verdict.declared,
+                    "generation": verdict.generation,
+                    "release": outcome.release,
+                    "command": outcome.command,
+                    "reason": outcome.message,
+                },
+                Severity.WARNING,
+            )
 
 
 @rule("M205", "conflicting-sidecars", "error", "Both files of a mutually exclusive pair are present.")

@@ -17,9 +17,14 @@ from linter.safetext import invisible_characters, printable
 )
 def name_grammar(ctx: AssetContext) -> Iterator[Violation]:
     """The asset's name must be a raw name, ``[<modality>_]<subject-id>_<YYYY-MM-DD>_<HH-MM-SS>``,
-    or a derived name, ``<raw-name>_<label>_<YYYY-MM-DD>_<HH-MM-SS>``. Tokens are separated by
-    ``_`` and never contain it, so a label such as ``sorted_curated`` breaks the grammar
-    (``sorted-curated`` does not), and so does a derived suffix with a date but no time.
+    or a derived name, ``<source-name>_<label>_<YYYY-MM-DD>_<HH-MM-SS>``. Tokens are separated by
+    ``_``; the modality and subject id never contain it. A derived label is everything between
+    its source name and the final date and time, as aind-data-schema 2.x builds derived names,
+    so ``..._16-30-01_spike_sorting_2022-10-12_23-23-11`` is derived with label ``spike_sorting``
+    (N108 warns about the ``_``). A derived suffix with a date but no time, an empty token, or
+    more than two tokens before the first timestamp break the grammar. With the convention's
+    ``names.analysis_form``, the 1.x analysis name ``<project>_<analysis>_<date>_<time>`` is
+    accepted too (its project is then no modality).
 
     The message says which part of the name does not fit.
     """
@@ -150,6 +155,31 @@ def daisy_chained(ctx: AssetContext) -> Iterator[Violation]:
             ctx.name,
             {"source": parsed.source, "raw": parsed.raw_name, "suggestion": suggestion},
         )
+
+
+@rule(
+    "N108",
+    "label-underscore",
+    "warning",
+    "A derived label contains '_'.",
+    needs_listing=False,
+)
+def label_underscore(ctx: AssetContext) -> Iterator[Violation]:
+    """aind-data-schema 2.x builds a derived name from any process name, ``_`` included
+    (``..._dlc_face_2024-04-25_12-15-20``), and such names parse unambiguously: the label is
+    everything between the source name and the final date and time. The 1.x naming docs forbid
+    ``_`` in a label, and tools that split names on ``_`` misread them, so this is reported
+    (a warning in the aind-open-data convention; set its severity in the convention's
+    ``severity``). Join the label's words with ``-`` instead.
+    """
+    parsed = ctx.parsed
+    for label in parsed.labels if parsed.level == "derived" else ():
+        if "_" in label:
+            yield Violation(
+                f"label {label!r} contains '_'; join its words with '-' ({label.replace('_', '-')!r})",
+                ctx.name,
+                {"label": label, "suggestion": label.replace("_", "-")},
+            )
 
 
 @rule(

@@ -1,4 +1,5 @@
-"""linter.metadata: declared versions, validation by generation, JSON paths, lazy import.
+"""linter.metadata and linter.validation: declared versions, validation by the release that
+declares the version, JSON paths, lazy import.
 
 The documents are the project's own (tests/fixtures.py: 2.x made by the installed models, 1.x
 in the 1.x shape), valid as built or with one thing broken. The real aind-data-schema example
@@ -15,20 +16,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
-from linter import metadata
-from linter.metadata import (
-    VALIDATORS,
-    SchemaError,
-    creation_moment,
-    declared_version,
-    json_path,
-    source_names,
-    supported_text,
-    validate_sidecar,
-)
+from linter import validation
+from linter.metadata import creation_moment, declared_version, source_names, validate_sidecar
+from linter.validation import SchemaError, json_path
 from tests import fixtures as fx
 from tests.conftest import FIXTURES, REPO, upstream_files
 
@@ -54,30 +46,11 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::UserWarning:aind_data_schema"),
 ]
-SUPPORTED = "1.x (aind-data-schema 1.4.0, JSON Schemas); 2.x (aind-data-schema 2.9.2, installed models)"
 
 
 def bare_name(path: Path) -> str:
     """The name a real asset stores an example under: ``ephys_rig.json`` -> ``rig.json``."""
     return next(f"{stem}.json" for stem in CORE_STEMS if path.stem.endswith(stem))
-
-
-# a 1.x surgery with one procedure: the shape of a discriminated union (procedure_type) inside
-# another, for the fast-keyword test
-SURGERY = {
-    "procedure_type": "Surgery",
-    "start_date": "2022-01-10",
-    "experimenter_full_name": "Jane Doe",
-    "protocol_id": "dx.doi.org/10.17504/protocols.io.example",
-    "animal_weight_prior": "22.1",
-    "procedures": [
-        {
-            "procedure_type": "Perfusion",
-            "protocol_id": "dx.doi.org/10.17504/protocols.io.example2",
-            "output_specimen_ids": ["12345-001"],
-        }
-    ],
-}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -90,10 +63,6 @@ def errors(key: str, data: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 # --- declared version --------------------------------------------------------------------------
-
-
-def test_supported_generations_are_named() -> None:
-    assert supported_text() == SUPPORTED
 
 
 @pytest.mark.parametrize(
@@ -114,12 +83,6 @@ def test_supported_generations_are_named() -> None:
             None,
             "malformed",
             "subject.json schema_version None is not a version MAJOR.MINOR.PATCH; it cannot be validated",
-        ),
-        (
-            "3.0.0",
-            "unsupported",
-            "subject.json declares schema_version 3.0.0 (generation 3.x), which this linter cannot validate; "
-            f"supported generations: {SUPPORTED}",
         ),
     ],
 )
@@ -144,28 +107,34 @@ def test_missing_schema_version() -> None:
 @pytest.mark.parametrize(
     "path", upstream_files(f"{EXAMPLES}/legacy-data-description"), ids=lambda p: p.name if p else "absent"
 )
-def test_legacy_0x_files_are_unsupported_and_not_validated(path: Path) -> None:
-    """Real 0.x files (upstream, read in place)."""
+def test_legacy_0x_files_are_validated_by_their_0x_release(path: Path) -> None:
+    """Real 0.x files (upstream, read in place), each judged by the 0.x release that declares it."""
     data = load(path)
     result = validate_sidecar("data_description.json", data)
-    assert result.version.problem == "unsupported" and result.version.generation == 0
-    assert result.version.message == (
-        f"data_description.json declares schema_version {data['schema_version']} (generation 0.x), which this "
-        f"linter cannot validate; supported generations: {SUPPORTED}"
+    assert result.version.problem is None and result.version.generation == 0
+    assert result.verdict is not None and result.verdict.judged
+    assert result.schema is not None and result.schema.startswith("aind-data-schema 0.")
+
+
+def test_a_version_no_release_declares_names_the_nearest() -> None:
+    data = fx.subject_v2("123456") | {"schema_version": "3.0.0"}
+    result = validate_sidecar("subject.json", data)
+    assert result.skipped and result.verdict is not None and result.verdict.status == "unknown-version"
+    assert result.verdict.nearest == ("2.3.2", "2.3.3")
+    assert result.verdict.message == (
+        "no published aind-data-schema release declares subject schema_version 3.0.0; "
+        "nearest published versions: 2.3.2, 2.3.3"
     )
-    assert result.skipped
 
 
 def test_a_file_type_the_generation_does_not_have() -> None:
     rig = fx.rig_v1() | {"schema_version": "2.0.0"}
-    verdict = declared_version("rig.json", rig)
-    assert verdict.problem == "no-schema"
-    assert verdict.message == (
-        "rig.json declares schema_version 2.0.0, but generation 2.x has no rig model; supported: acquisition, "
-        "data_description, instrument, model, procedures, processing, quality_control, subject"
-    )
+    verdict = validate_sidecar("rig.json", rig).verdict
+    assert verdict is not None and verdict.status == "unknown-version"
+    assert verdict.nearest == ("1.0.4", "1.1.1")
     model = fx.model_v2() | {"schema_version": "1.0.0"}
-    assert declared_version("model.json", model).problem == "no-schema"
+    assert validate_sidecar("model.json", model).verdict.nearest == ("0.0.1", "2.0.0")  # type: ignore[union-attr]
+    assert validation.validate("notes", "1.0.0", "{}").message == "no aind-data-schema release has a notes model"
 
 
 # --- validation: every fixture and every real example is valid against its own generation ----
@@ -210,15 +179,16 @@ def test_every_real_example_is_valid_against_its_declared_generation(path: Path)
     assert result.version.generation == generation
     assert result.errors == ()
     assert result.valid
+    assert result.schema is not None and result.schema.startswith(f"aind-data-schema {generation}.")
 
 
-def test_1x_file_is_judged_by_1x_not_flooded_with_2x_errors() -> None:
+def test_1x_file_is_judged_by_its_1x_release_not_flooded_with_2x_errors() -> None:
     data = fx.data_description_v1(RAW1)
     result = validate_sidecar("data_description.json", data)
-    assert result.valid and result.schema == "aind-data-schema 1.4.0 DataDescription (JSON Schema)"
-    # what validating it with the installed 2.x model would have said instead
-    flood = VALIDATORS.get(2, "data_description").errors(None, data)
-    assert [(e.json_path, e.kind) for e in flood] == [
+    assert result.valid and result.schema == "aind-data-schema 1.4.0 DataDescription"
+    # what validating it with the installed 2.x model says instead
+    flood = validation.validate("data_description", "2.4.2", json.dumps(data | {"schema_version": "2.4.2"}))
+    assert [(e.json_path, e.kind) for e in flood.errors] == [
         ("$.institution.registry", "enum"),
         ("$.funding_source[0].funder.registry", "enum"),
         ("$.investigators[0].registry", "enum"),
@@ -231,20 +201,14 @@ def test_1x_file_is_judged_by_1x_not_flooded_with_2x_errors() -> None:
     ]
 
 
-def test_1x_derived_data_description_uses_derived_model() -> None:
+def test_1x_derived_data_description_is_valid_when_either_model_accepts_it() -> None:
+    """As 1.x Metadata does: a derived data_description is a DerivedDataDescription or a DataDescription."""
     data = fx.data_description_v1(RAW1) | {"data_level": "derived"}
     result = validate_sidecar("data_description.json", data)
-    assert result.schema == "aind-data-schema 1.4.0 DerivedDataDescription (JSON Schema)"
-    assert [(e.json_path, e.message) for e in result.errors] == [
-        ("$.input_data_name", "'input_data_name' is a required property")
-    ]
+    assert result.valid and result.schema == "aind-data-schema 1.4.0 DataDescription"
     assert validate_sidecar("data_description.json", data | {"input_data_name": "ecephys_1_2022-01-01_00-00-00"}).valid
-
-
-def test_a_minor_version_difference_is_not_a_schema_error() -> None:
-    """Within a generation the declared version is judged by M204 alone (1.x schemas pin it with const)."""
-    assert validate_sidecar("subject.json", fx.subject_v1("12345") | {"schema_version": "1.0.0"}).valid
-    assert validate_sidecar("subject.json", fx.subject_v2("123456") | {"schema_version": "2.0.1"}).valid
+    errors = validate_sidecar("data_description.json", data | {"data_level": "cooked"}).errors
+    assert [(e.json_path, e.kind) for e in errors] == [("$.data_level", "enum")]
 
 
 # --- errors: JSON paths and messages -------------------------------------------------------------
@@ -273,7 +237,7 @@ def test_2x_errors_inside_arrays() -> None:
     ]
     assert found[0].message == 'Input should be a valid datetime or date, input is too short, got "garbage"'
     assert found[1].message.startswith("Input tag 'xx' found using 'abbreviation' does not match any of the expected")
-    assert len(found[1].message) <= metadata.MESSAGE_LIMIT
+    assert len(found[1].message) <= validation.MESSAGE_LIMIT
 
 
 def test_2x_cross_field_validator_error_sits_at_the_document() -> None:
@@ -283,64 +247,28 @@ def test_2x_cross_field_validator_error_sits_at_the_document() -> None:
     ]
 
 
-def test_1x_errors_have_json_paths_and_jsonschema_messages() -> None:
+def test_1x_errors_are_the_1x_models_own() -> None:
     data = fx.subject_v1("12345")
     data["sex"] = "Mal"
     data["extra"] = 1
     data["date_of_birth"] = "yesterday"
     del data["subject_id"]
-    assert errors("subject.json", data) == [
-        ("$", "Additional properties are not allowed ('extra' was unexpected)"),
-        ("$.date_of_birth", "'yesterday' is not a 'date'"),
-        ("$.sex", "'Mal' is not one of ['Female', 'Male']"),
-        ("$.subject_id", "'subject_id' is a required property"),
+    found = validate_sidecar("subject.json", data)
+    assert found.schema == "aind-data-schema 1.4.0 Subject"
+    assert [(e.json_path, e.kind) for e in found.errors] == [
+        ("$.subject_id", "missing"),
+        ("$.sex", "enum"),
+        ("$.date_of_birth", "date_from_datetime_parsing"),
+        ("$.extra", "extra_forbidden"),
     ]
 
 
-def test_1x_discriminated_unions_report_the_branch_the_file_meant() -> None:
+def test_1x_discriminated_unions_report_the_tag_as_pydantic_does() -> None:
     data = fx.session_v1("12345", T0)
-    module = data["data_streams"][0]["ephys_modules"][0]
-    module["primary_targeted_structure"] = {"name": "Nowhere"}
     data["data_streams"][0]["stream_modalities"][0] = {"name": "x", "abbreviation": "zzz"}
-    data["session_start_time"] = None
-    assert errors("session.json", data) == [
-        (
-            "$.data_streams[0].ephys_modules[0].primary_targeted_structure.name",
-            "'Nowhere' is not a known name (expected one of 840: 'Abducens nucleus', 'Accessory facial motor "
-            "nucleus', 'Accessory olfactory bulb', 'Accessory olfactory bulb, glomerular layer', 'Accessory "
-            "olfactory bulb, granular layer', ...)",
-        ),
-        (
-            "$.data_streams[0].stream_modalities[0].abbreviation",
-            "'zzz' is not a known abbreviation (expected one of 14: 'EMG', 'ISI', 'MRI', 'SPIM', 'behavior', ...)",
-        ),
-        ("$.session_start_time", "None is not of type 'string'"),
-    ]
-
-
-def test_1x_formats_follow_pydantic_leniency() -> None:
-    base = fx.data_description_v1(RAW1)
-    for good in ("2022-02-21T16:30:01Z", "2022-02-21T16:30:01", "2022-02-21 16:30:01.123456+02:00"):
-        assert validate_sidecar("data_description.json", base | {"creation_time": good}).valid, good
-    assert errors("data_description.json", base | {"creation_time": "10:31:30"}) == [
-        ("$.creation_time", "'10:31:30' is not a 'date-time'")
-    ]
-
-
-def test_fast_1x_keywords_agree_with_plain_jsonschema() -> None:
-    """The discriminator/Optional shortcuts give the same verdicts as jsonschema's own oneOf/anyOf."""
-    schema = json.loads((REPO / "linter/schemas/v1/procedures.json").read_text(encoding="utf-8"))
-    schema["properties"]["schema_version"] = {"type": "string"}
-    plain = jsonschema.Draft202012Validator(schema)
-    fast = metadata.FastDraft202012(schema)
-    good = fx.procedures_v1("12345") | {"subject_procedures": [SURGERY]}
-    bad_tag = json.loads(json.dumps(good))
-    bad_tag["subject_procedures"][0]["procedures"][0]["procedure_type"] = "Teleportation"
-    bad_optional = json.loads(json.dumps(good))
-    bad_optional["subject_procedures"][0]["animal_weight_prior"] = {"grams": 20}
-    for doc in (good, bad_tag, bad_optional):
-        assert plain.is_valid(doc) == fast.is_valid(doc)
-    assert fast.is_valid(good) and not fast.is_valid(bad_tag) and not fast.is_valid(bad_optional)
+    found = validate_sidecar("session.json", data).errors
+    assert [(e.json_path, e.kind) for e in found] == [("$.data_streams[0].stream_modalities[0]", "union_tag_invalid")]
+    assert found[0].message.startswith("Input tag 'zzz' found using 'abbreviation' does not match any of the expected")
 
 
 @pytest.mark.parametrize(
@@ -356,23 +284,21 @@ def test_json_path_format(parts: list[str | int], expected: str) -> None:
     assert json_path(parts) == expected
 
 
-# --- validators are built once and shared by threads -----------------------------------------
+# --- validation is shared by threads -----------------------------------------------------------
 
 
-def test_validators_are_built_once_and_shared_across_threads() -> None:
+def test_validation_is_shared_across_threads() -> None:
     texts = {"subject.json": fx.dump(fx.subject_v2("123456")), "session.json": fx.dump(fx.session_v1("12345", T0))}
     broken = fx.subject_v2("123456")
     broken["subject_details"]["sex"] = "Mal"
-    results: list[tuple[int, int, tuple[SchemaError, ...]]] = []
+    results: list[tuple[SchemaError, ...]] = []
     barrier = threading.Barrier(8)
 
     def work() -> None:
         barrier.wait()
-        a = VALIDATORS.get(2, "subject")
-        b = VALIDATORS.get(1, "session")
         for key, text in texts.items():
             assert validate_sidecar(key, json.loads(text), text).valid
-        results.append((id(a), id(b), validate_sidecar("subject.json", broken).errors))
+        results.append(validate_sidecar("subject.json", broken).errors)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for t in threads:
@@ -380,8 +306,7 @@ def test_validators_are_built_once_and_shared_across_threads() -> None:
     for t in threads:
         t.join()
     assert len(results) == 8
-    assert len({(a, b) for a, b, _ in results}) == 1
-    assert {errs for _, _, errs in results} == {
+    assert set(results) == {
         (SchemaError("$.subject_details.sex", "Input should be 'Female' or 'Male', got \"Mal\"", "enum", "Mal"),)
     }
 

@@ -42,7 +42,9 @@ EXPECTED = [
     ("M206", f"{DUPLICATE}/data_description.json"),
     ("M209", f"{DUPLICATE}/data_description.json"),
     ("M208", f"{DUPLICATE}/subject.json"),
-    ("M204", f"{LEGACY}/data_description.json"),
+    # a 0.x file, validated by the 0.x release that declares its version (0.4.0: 0.13.1)
+    ("M203", f"{LEGACY}/data_description.json"),
+    ("M203", f"{LEGACY}/data_description.json"),
     ("M201", f"{LEGACY}/procedures.json"),
     ("M201", f"{LEGACY}/processing.json"),
     ("M201", f"{LEGACY}/rig.json"),

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from linter.conventions import load_convention
 from linter.findings import Severity
+from linter.names import parse_name
 from tests.conftest import lint_findings, make_tree
 
 VALID = [
@@ -23,21 +25,58 @@ def lint_names(tmp_path: Path, *names: str, code: str) -> list[tuple[str, str, s
     return [(f.rule, f.asset or "", f.message, f.severity) for f in lint_findings(tmp_path, select=[code])]
 
 
-@pytest.mark.parametrize("code", ["N101", "N102", "N103", "N104", "N105", "N106", "N107"])
+@pytest.mark.parametrize("code", ["N101", "N102", "N103", "N104", "N105", "N106", "N107", "N108"])
 def test_valid_names_fire_no_naming_rule(tmp_path: Path, code: str) -> None:
     assert lint_names(tmp_path, *VALID, code=code) == []
 
 
 def test_n101_name_grammar(tmp_path: Path) -> None:
-    name = "ecephys_699847_2024-04-17_12-12-44_dlc_face_2024-04-25_12-15-20"
+    name = "exaSPIM_1_2023-08-23_14-58-20_fusion_2023-09-18"
     assert lint_names(tmp_path, name, code="N101") == [
         (
             "N101",
             name,
-            f"{name!r} is not a raw or derived asset name: label 'dlc_face' contains '_': join its words with '-'",
+            f"{name!r} is not a raw or derived asset name: derived suffix 'fusion_2023-09-18' has a date but no "
+            "time: expected _<label>_<YYYY-MM-DD>_<HH-MM-SS>",
             Severity.ERROR,
         )
     ]
+
+
+def test_a_label_with_underscores_is_derived_and_n108_warns(tmp_path: Path) -> None:
+    name = "ecephys_699847_2024-04-17_12-12-44_dlc_face_2024-04-25_12-15-20"
+    parsed = parse_name(name, load_convention("aind-open-data"))
+    assert (parsed.level, parsed.source, parsed.labels) == (
+        "derived",
+        "ecephys_699847_2024-04-17_12-12-44",
+        ("dlc_face",),
+    )
+    assert lint_names(tmp_path, name, code="N101") == []
+    assert lint_names(tmp_path, name, code="N108") == [
+        ("N108", name, "label 'dlc_face' contains '_'; join its words with '-' ('dlc-face')", Severity.WARNING)
+    ]
+    # chained: each label is what lies between two timestamps
+    chained = "a_1_2020-01-01_00-00-00_x_y_2020-01-02_00-00-00_z_2020-01-03_00-00-00"
+    parsed = parse_name(chained, load_convention("aind-open-data"))
+    assert (parsed.source, parsed.labels) == ("a_1_2020-01-01_00-00-00_x_y_2020-01-02_00-00-00", ("x_y", "z"))
+
+
+def test_the_1x_analysis_form_only_where_the_convention_allows_it(tmp_path: Path) -> None:
+    name = "project_analysis_3033-12-21_04-22-11"
+    assert lint_names(tmp_path, name, code="N102")[0][:2] == ("N102", name)
+    conv = tmp_path / "conv.yaml"
+    text = (Path(__file__).resolve().parent.parent / "linter/conventions/aind-open-data.yaml").read_text()
+    conv.write_text(text.replace("analysis_form: false", "analysis_form: true"), encoding="utf-8")
+    parsed = parse_name(name, load_convention(str(conv)))
+    assert (parsed.level, parsed.project, parsed.labels, parsed.modality, parsed.subject) == (
+        "raw",
+        "project",
+        ("analysis",),
+        None,
+        None,
+    )
+    # a known modality keeps its meaning
+    assert parse_name("ecephys_analysis_2020-01-01_00-00-00", load_convention(str(conv))).modality == "ecephys"
 
 
 def test_n102_suggests_the_vocabulary_spelling(tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ class AuditOptions:
     region: str | None = None
     profile: str | None = None
     no_sign_request: bool = False
+    offline: bool | None = None
+    schema_cache: str | None = None
     # how to report and fail (check and hook only)
     format: str | None = None
     output: str | None = None
@@ -139,6 +141,20 @@ def ledger_path(given: AuditOptions, config: Config) -> str | None:
     return config.resolve_path(config.get("ledger")) if config.get("ledger") else None
 
 
+def schema_cache(given: str | None, config: Config) -> str | None:
+    """``--schema-cache``, else ``$AIND_BUCKET_LINT_CACHE`` (None here: the environment decides),
+    else the config's ``schema-cache`` (relative to the config file)."""
+    import os
+
+    from linter.validation.envs import CACHE_ENV
+
+    if given:
+        return given
+    if os.environ.get(CACHE_ENV) or not config.get("schema-cache"):
+        return None
+    return config.resolve_path(config.get("schema-cache"))
+
+
 def build_plan(targets: list[str], given: AuditOptions, config: Config, convention: Convention) -> RunPlan:
     """The run plan from the options as given, the config file and the convention."""
     rules = enabled_rules(given, config)
@@ -199,6 +215,8 @@ def build_plan(targets: list[str], given: AuditOptions, config: Config, conventi
         timeout=float(timeout) if timeout is not None else None,
         allow_empty=bool(given.allow_empty if given.allow_empty is not None else config.get("allow-empty", False)),
         sidecar_budget=budget * 1024 * 1024 if budget is not None else DEFAULT_SIDECAR_BUDGET,
+        schema_cache=schema_cache(given.schema_cache, config),
+        offline=given.offline if given.offline is not None else config.get("offline"),
     )
 
 

@@ -67,6 +67,11 @@ class Convention:
         return frozenset(self.data["names"].get("forbidden_characters", ""))
 
     @cached_property
+    def analysis_form(self) -> bool:
+        """``names.analysis_form``: accept the 1.x analysis name ``<project>_<analysis>_<date>_<time>``."""
+        return bool(self.data["names"].get("analysis_form", False))
+
+    @cached_property
     def placeholder_times(self) -> frozenset[str]:
         return frozenset(self.data["names"].get("placeholder_times", []))
 

@@ -1,0 +1,275 @@
+"""Validation of one sidecar by the aind-data-schema release that declares its version.
+
+The one entry point is :func:`validate` ``(stem, version, raw) -> Verdict``: thread-safe, usable
+from any executor (worker processes read the cache folder and offline mode from the environment
+variables that :func:`linter.validation.envs.configure` sets).
+
+How a file is judged:
+
+1. The release table (``linter/data/releases.json``) names the release whose model declares
+   the file's (model, ``schema_version``). No release declares it: the verdict is
+   ``unknown-version`` with the nearest published versions.
+2. When the installed aind-data-schema declares it, its models validate in this process (the
+   fast path).
+3. Otherwise the release's own environment (prepared by ``uv`` on first need, cached) runs a
+   long-lived worker process that validates with that release's models, pydantic and
+   pre-validators (``model_validate_json``, or ``parse_raw`` under pydantic 1). An environment
+   that is not prepared and cannot be (offline, install failure) gives ``unavailable`` with the
+   reason and the command that prepares it.
+
+Where a release has several classes for one file (a 1.x ``data_description.json`` is a
+``DataDescription`` or a ``DerivedDataDescription``; a 0.x ``session.json`` an ``EphysSession`` or
+an ``OphysSession``), the file is valid when one of them accepts it; otherwise the errors are
+those of the class with the fewest.
+
+Errors carry a JSONPath into the document (``$.subject_details.strain.name``,
+``$.data_streams[0].modalities[1]``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from typing import Any, Literal
+
+from linter.validation import envs, workers
+from linter.validation.releases import Resolution, table
+from linter.validation.worker import Validator
+
+Status = Literal["valid", "invalid", "unavailable", "unknown-version"]
+MESSAGE_LIMIT = 300
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SCALARS = (str, int, float, bool, type(None))
+_MISSING = ("missing", "value_error.missing")
+_NO_VALUE = (*_MISSING, "extra_forbidden", "value_error.extra")
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaError:
+    """One validation error: where in the document (JSONPath), the model's message, its kind."""
+
+    json_path: str
+    message: str
+    kind: str
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of validating one sidecar.
+
+    ``schema`` names what judged it (``aind-data-schema 1.1.1 Procedures``); ``message`` says why
+    an ``unavailable`` or ``unknown-version`` file was not judged, ``command`` what prepares it.
+    """
+
+    status: Status
+    stem: str
+    version: str
+    release: str | None = None
+    schema: str | None = None
+    errors: tuple[SchemaError, ...] = ()
+    message: str | None = None
+    command: str | None = None
+    nearest: tuple[str, ...] = ()
+    declared_by: tuple[str, ...] = field(default=())
+
+    @property
+    def judged(self) -> bool:
+        return self.status in ("valid", "invalid")
+
+
+def installed_release() -> str | None:
+    try:
+        return importlib_metadata.version("aind-data-schema")
+    except importlib_metadata.PackageNotFoundError:
+        return None
+
+
+class _Local:
+    """The installed release's models, in this process (imported on first use only)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._validator: Validator | None = None
+
+    def handle(self, classes: list[tuple[str, str]], text: str) -> list[dict[str, Any]]:
+        _quiet_aind_data_schema()
+        with self._lock:
+            if self._validator is None:
+                self._validator = Validator()
+        return self._validator.handle({"classes": classes, "text": text})["results"]  # type: ignore[no-any-return]
+
+
+_LOCAL = _Local()
+_failed: dict[tuple[str, bool, str], str] = {}
+_prepare_locks: dict[str, threading.Lock] = {}
+_state_lock = threading.Lock()
+
+
+def _unknown(res: Resolution) -> Verdict:
+    known = table().models.get(res.stem)
+    if not known:
+        message = f"no aind-data-schema release has a {res.stem} model"
+    else:
+        near = ", ".join(res.nearest) or "none"
+        message = (
+            f"no published aind-data-schema release declares {res.stem} schema_version {res.version}; "
+            f"nearest published versions: {near}"
+        )
+    return Verdict("unknown-version", res.stem, res.version, message=message, nearest=res.nearest)
+
+
+def _python_for(release: str) -> tuple[Any, str | None]:
+    """The Python of the release's environment, or (None, why not). A failure is remembered for
+    the process (per cache folder and offline mode), so a bucket of such files tries once."""
+    key = (str(envs.cache_dir()), envs.offline(), release)
+    with _state_lock:
+        if key in _failed:
+            return None, _failed[key]
+        lock = _prepare_locks.setdefault(release, threading.Lock())
+    with lock:
+        if key in _failed:
+            return None, _failed[key]
+        try:
+            return envs.prepare(table().releases[release]), None
+        except envs.PrepareError as exc:
+            _failed[key] = str(exc)
+            return None, str(exc)
+
+
+def reset() -> None:
+    """Forget failed preparations and stop every worker (after the cache or offline mode changed)."""
+    with _state_lock:
+        _failed.clear()
+    envs._outside.clear()
+    envs._ours.clear()
+    workers.close_all()
+
+
+def validate(stem: str, version: str, raw: bytes | str, data: Any = None) -> Verdict:
+    """Validate one sidecar (its JSON bytes or text; ``data`` the parsed object when at hand)."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    if data is None:
+        data = json.loads(text)
+    res = table().resolve(stem, version)
+    if res.release is None:
+        return _unknown(res)
+    installed = installed_release()
+    if installed is not None and installed in res.declared_by and installed in table().releases:
+        release = table().releases[installed]
+        classes = release.classes(stem, version)
+        results = _LOCAL.handle(classes, text)
+    else:
+        release = res.release
+        classes = release.classes(stem, version)
+        python, why = _python_for(release.version)
+        base = Verdict(
+            "unavailable",
+            stem,
+            version,
+            release.version,
+            declared_by=res.declared_by,
+            command=envs.install_command(release.version),
+        )
+        if python is None:
+            return _replace(base, message=why)
+        try:
+            results = workers.pool(release.version, python).request(classes, text)
+        except (workers.WorkerError, OSError, ValueError) as exc:
+            return _replace(base, message=str(exc))
+    return _verdict(stem, version, release.version, res.declared_by, results, data)
+
+
+def _replace(verdict: Verdict, **changes: Any) -> Verdict:
+    values = {name: getattr(verdict, name) for name in Verdict.__slots__}
+    values.update(changes)
+    return Verdict(**values)
+
+
+def _verdict(
+    stem: str, version: str, release: str, declared_by: tuple[str, ...], results: list[dict[str, Any]], data: Any
+) -> Verdict:
+    label = f"aind-data-schema {release}"
+    for result in results:
+        if not result["errors"] and result["crash"] is None:
+            return Verdict("valid", stem, version, release, f"{label} {result['class']}", declared_by=declared_by)
+
+    # The errors of the class that came closest; a class whose own code failed is chosen only
+    # when every class did (a 0.x DerivedDataDescription cannot even be built from a file).
+    judged = [r for r in results if r["crash"] is None]
+    best = min(judged, key=lambda r: len(r["errors"])) if judged else results[0]
+    schema = f"{label} {best['class']}"
+    if best["crash"] is not None:
+        errors: tuple[SchemaError, ...] = (
+            SchemaError("$", _short(f"{best['class']} raised {best['crash']} while validating"), "validator_error"),
+        )
+    else:
+        errors = tuple(_error(err, data) for err in best["errors"])
+    return Verdict("invalid", stem, version, release, schema, errors, declared_by=declared_by)
+
+
+def _error(err: Mapping[str, Any], data: Any) -> SchemaError:
+    kind = str(err.get("type", ""))
+    path = json_path(resolve_loc(data, err.get("loc", ()), missing=kind in _MISSING))
+    message = str(err.get("msg", ""))
+    value = err.get("input")
+    if kind not in _NO_VALUE and "input" in err and isinstance(value, _SCALARS):
+        message += f", got {json.dumps(value)}"
+    else:
+        value = None
+    return SchemaError(path, _short(message), kind, value)
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    out = ["$"]
+    for part in parts:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif _IDENTIFIER.match(part):
+            out.append(f".{part}")
+        else:
+            out.append("['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']")
+    return "".join(out)
+
+
+def resolve_loc(data: Any, loc: Sequence[str | int], missing: bool) -> list[str | int]:
+    """Map a pydantic error ``loc`` onto the document: keep the parts that are real members or
+    indexes, drop the ones pydantic adds for union members and validators ('Mouse subject',
+    'function-after[...]', '__root__'). A missing field is kept as the last part."""
+    parts: list[str | int] = []
+    current = data
+    for i, item in enumerate(loc):
+        member = isinstance(current, dict) and isinstance(item, str) and item in current
+        element = isinstance(current, list) and isinstance(item, int) and 0 <= item < len(current)
+        if member or element:
+            parts.append(item)
+            current = current[item]  # type: ignore[index]
+        elif missing and i == len(loc) - 1 and isinstance(current, dict) and isinstance(item, str):
+            parts.append(item)
+    return parts
+
+
+def _short(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…"
+
+
+_AIND_MODULES = r"aind_data_schema(\.|$)"
+
+
+def _quiet_aind_data_schema() -> None:
+    """aind-data-schema's validators warn (deprecations, 'recommended' fields) and log; a lint
+    run would print them once per location on stderr, unrelated to any finding. Checked before
+    each validation, because whoever embeds the linter (pytest, for one) may reset the filters."""
+    if not any(f[0] == "ignore" and getattr(f[3], "pattern", f[3]) == _AIND_MODULES for f in warnings.filters):
+        warnings.filterwarnings("ignore", module=_AIND_MODULES)
+    logging.getLogger("aind_data_schema").setLevel(logging.ERROR)
+
+
+__all__ = ["SchemaError", "Verdict", "envs", "json_path", "resolve_loc", "table", "validate"]

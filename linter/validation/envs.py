@@ -1,0 +1,241 @@
+"""Environments of aind-data-schema releases, made with ``uv`` on first need and kept in a cache.
+
+The cache folder is ``$AIND_BUCKET_LINT_CACHE``, else the config key ``schema-cache``, else
+``$XDG_CACHE_HOME/aind-bucket-lint`` (``~/.cache/aind-bucket-lint``). It holds ``envs/<release>/``
+(one virtual environment per release, with the release and its pins) and ``uv/`` (uv's own cache,
+whose files the environments share by hard links, so each environment costs little disk).
+
+An environment is ready when its marker file ``aind-bucket-lint.json`` exists; it is written last,
+so an interrupted preparation is redone. Preparation holds a file lock, so parallel runs (pytest
+workers, two lint runs) prepare each release once. Offline (``--offline``), preparation may use
+only what uv's cache already holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from linter.validation.releases import Release, table, version_key
+
+CACHE_ENV = "AIND_BUCKET_LINT_CACHE"
+OFFLINE_ENV = "AIND_BUCKET_LINT_OFFLINE"
+MARKER = "aind-bucket-lint.json"
+INSTALL_TIMEOUT = 900
+
+
+class PrepareError(Exception):
+    """An environment could not be made; the message says why (and what to run)."""
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aind-bucket-lint"
+
+
+def offline() -> bool:
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+_outside: dict[str, str | None] = {}
+"""The environment variables' values before :func:`configure` changed them ..."""
+_ours: dict[str, str] = {}
+"""... and the values it set."""
+
+
+def configure(cache: str | None = None, offline_mode: bool | None = None) -> None:
+    """Set the cache folder and offline mode of this run, for this process and the processes it
+    starts (kept in the environment variables, so worker processes of any executor see the same).
+    None leaves (or puts back) what the environment said before the linter changed it, so one
+    run's ``--offline`` does not leak into the next run of the same process."""
+    values = {
+        CACHE_ENV: str(Path(cache).expanduser().resolve()) if cache else None,
+        OFFLINE_ENV: None if offline_mode is None else ("1" if offline_mode else "0"),
+    }
+    for name, value in values.items():
+        if value is not None:
+            if name not in _outside or os.environ.get(name) != _ours.get(name):
+                _outside[name] = os.environ.get(name)
+            os.environ[name] = _ours[name] = value
+        elif name in _outside:
+            before = _outside.pop(name)
+            if os.environ.get(name) != _ours.pop(name, None):
+                continue  # changed since by someone else: theirs stands
+            if before is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = before
+
+
+def env_dir(release: str) -> Path:
+    return cache_dir() / "envs" / release
+
+
+def python_of(env: Path) -> Path:
+    return env / "bin" / "python"
+
+
+def install_command(release: str) -> str:
+    return f"aind-bucket-lint schemas install {release}"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvInfo:
+    release: str
+    path: Path
+    ready: bool
+    details: dict[str, Any]
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes this environment adds (files hard-linked from uv's cache count once, there)."""
+        total = 0
+        for root, _dirs, files in os.walk(self.path):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    st = os.lstat(os.path.join(root, name))
+                    if st.st_nlink <= 1:
+                        total += st.st_size
+        return total
+
+
+def read_marker(env: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((env / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def prepared() -> list[EnvInfo]:
+    root = cache_dir() / "envs"
+    if not root.is_dir():
+        return []
+    out = []
+    for path in sorted(root.iterdir(), key=lambda p: version_key(p.name)):
+        if path.is_dir():
+            marker = read_marker(path)
+            out.append(EnvInfo(path.name, path, marker is not None, marker or {}))
+    return out
+
+
+def is_ready(release: str) -> bool:
+    """Prepared, with the requirements the table gives now (a changed table remakes it)."""
+    marker = read_marker(env_dir(release))
+    if marker is None or not python_of(env_dir(release)).exists():
+        return False
+    known = table().releases.get(release)
+    return known is None or marker.get("requirements") == known.requirements()
+
+
+def _uv() -> str:
+    try:
+        import uv  # the uv package ships its binary in the wheel
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found is None:
+            raise PrepareError("uv is not installed (pip install uv)") from None
+        return found
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(cmd: list[str], offline_mode: bool) -> None:
+    env = dict(os.environ)
+    env["UV_CACHE_DIR"] = str(cache_dir() / "uv")
+    env.pop("VIRTUAL_ENV", None)
+    if offline_mode:
+        env["UV_OFFLINE"] = "1"
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=INSTALL_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise PrepareError(f"{' '.join(cmd[1:3])} took more than {INSTALL_TIMEOUT} s") from None
+    except OSError as exc:
+        raise PrepareError(f"cannot run uv: {exc}") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+        raise PrepareError(" ".join(" ".join(lines[-3:]).split())[:400] or f"uv exited with {proc.returncode}")
+
+
+def prepare(release: Release, offline_mode: bool | None = None) -> Path:
+    """The environment of ``release``, made now if it is not ready. Returns its Python.
+
+    Raises PrepareError with a message for the user: offline and not in uv's cache, a failed
+    install (the message ends with uv's own words), ...
+    """
+    offline_mode = offline() if offline_mode is None else offline_mode
+    env = env_dir(release.version)
+    if is_ready(release.version):
+        return python_of(env)
+    with _locked(cache_dir() / "envs" / f".{release.version}.lock"):
+        if is_ready(release.version):
+            return python_of(env)
+        started = time.perf_counter()
+        if env.exists():
+            shutil.rmtree(env)
+        uv = _uv()
+        try:
+            _run([uv, "venv", "--quiet", "--python", sys.executable, str(env)], offline_mode)
+            # Bytecode now, not in every worker's first import (aind-data-schema-models is large).
+            install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python_of(env))]
+            _run([*install, *release.requirements()], offline_mode)
+        except PrepareError as exc:
+            shutil.rmtree(env, ignore_errors=True)
+            if offline_mode:
+                raise PrepareError(
+                    f"aind-data-schema {release.version} is not prepared and cannot be offline "
+                    f"(run `{install_command(release.version)}` with network)"
+                ) from None
+            raise PrepareError(f"cannot prepare aind-data-schema {release.version}: {exc}") from None
+        marker = {
+            "release": release.version,
+            "requirements": release.requirements(),
+            "python": sys.version.split()[0],
+            "prepared": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "prepare_seconds": round(time.perf_counter() - started, 2),
+        }
+        (env / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+        return python_of(env)
+
+
+def prune(everything: bool = False) -> list[str]:
+    """Remove unfinished environments and those of releases the table no longer uses (all of
+    them, and uv's cache, with ``everything``). Returns what was removed."""
+    removed = []
+    needed = set(table().needed_releases())
+    for info in prepared():
+        if everything or not info.ready or info.release not in needed:
+            shutil.rmtree(info.path, ignore_errors=True)
+            removed.append(str(info.path))
+    root = cache_dir()
+    for lock in (root / "envs").glob(".*.lock") if (root / "envs").is_dir() else ():
+        if everything or not (root / "envs" / lock.name[1:-5]).exists():
+            lock.unlink(missing_ok=True)
+    if everything and (root / "uv").exists():
+        shutil.rmtree(root / "uv", ignore_errors=True)
+        removed.append(str(root / "uv"))
+    return removed

@@ -1,0 +1,111 @@
+"""The validation worker: runs with the Python of one release's environment, never imports the linter.
+
+It imports only the standard library and what that environment holds (the aind-data-schema
+release and its pydantic), so it works with pydantic 1 and 2 alike. Protocol: JSON lines.
+
+- On start it writes ``{"ready": true, "aind_data_schema": V, "pydantic": V}``.
+- Each request ``{"id": N, "classes": [[module, class], ...], "text": JSON}`` is answered with
+  ``{"id": N, "results": [{"class": C, "errors": [...] | [], "crash": null | "KeyError(...)"}]}``:
+  the classes are tried in order and the first that accepts the text ends the list.
+  An error is ``{"loc": [...], "msg": "...", "type": "..."}``, with ``"input"`` when it is a scalar.
+
+The release's validators run exactly as in the release (``model_validate_json``, or
+``parse_raw`` under pydantic 1); an exception other than a validation error (the release's
+own validator failing, e.g. ``KeyError``) is what upstream gets too, and is reported as such.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+import warnings
+from importlib import metadata
+from typing import Any
+
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+class Validator:
+    def __init__(self) -> None:
+        import pydantic
+
+        self.pydantic_major = int(pydantic.VERSION.split(".")[0])
+        self.error_type = pydantic.ValidationError
+        self.models: dict[tuple[str, str], Any] = {}
+
+    def model(self, module: str, cls: str) -> Any:
+        key = (module, cls)
+        if key not in self.models:
+            self.models[key] = getattr(importlib.import_module(module), cls)
+        return self.models[key]
+
+    def errors(self, model: Any, text: str) -> list[dict[str, Any]]:
+        try:
+            if self.pydantic_major >= 2:
+                model.model_validate_json(text)
+            else:
+                model.parse_raw(text)
+        except self.error_type as exc:
+            out = []
+            raw = exc.errors(include_url=False, include_context=False) if self.pydantic_major >= 2 else exc.errors()
+            for err in raw:
+                entry = {
+                    "loc": [p if isinstance(p, int | str) else str(p) for p in err.get("loc", ())],
+                    "msg": str(err.get("msg", "")),
+                    "type": str(err.get("type", "")),
+                }
+                if "input" in err and isinstance(err["input"], SCALARS):
+                    entry["input"] = err["input"]
+                out.append(entry)
+            return out or [{"loc": [], "msg": str(exc), "type": "validation_error", "input": None}]
+        return []
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        results = []
+        for module, cls in request["classes"]:
+            entry: dict[str, Any] = {"class": cls, "errors": [], "crash": None}
+            try:
+                entry["errors"] = self.errors(self.model(module, cls), request["text"])
+            except Exception as exc:  # the release's own code failed: upstream fails the same way
+                entry["crash"] = f"{type(exc).__name__}({', '.join(repr(a) for a in exc.args)})"[:500]
+            results.append(entry)
+            if not entry["errors"] and entry["crash"] is None:
+                break
+        return {"id": request.get("id"), "results": results}
+
+
+def main() -> int:
+    # The protocol owns the real stdout; whatever the release prints goes to stderr.
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    warnings.simplefilter("ignore")
+    logging.disable(logging.CRITICAL)
+    validator = Validator()
+    ready = {"ready": True, "aind_data_schema": _version("aind-data-schema"), "pydantic": _version("pydantic")}
+    out.write(json.dumps(ready) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            reply = validator.handle(request)
+        except Exception as exc:
+            reply = {"id": None, "fatal": f"{type(exc).__name__}: {exc}"[:500]}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

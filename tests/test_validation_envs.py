@@ -1,0 +1,215 @@
+"""Per-release environments, their workers and the ``schemas`` command, with real uv and real releases.
+
+Tests that prepare a release in a fresh cache folder download it from PyPI (a few MB, a few
+seconds); the files they validate are made here. The real corpus files validated through the
+releases' environments are in test_release_envs.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from linter import validation
+from linter.findings import Severity
+from linter.validation import envs, table, workers
+from tests.conftest import lint_findings, make_tree, run_cli
+
+RAW = "ecephys_123456_2022-02-21_16-30-01"
+# a 0.x processing.json: Processing 0.0.1, which releases 0.0.13 to 0.3.7 declare (pydantic 1)
+PROCESSING_0X = {"describedBy": "x", "schema_version": "0.0.1", "data_processes": []}
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = run_cli(*args)
+    return result.code, result.out, result.err
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh, empty cache folder for this test (and no offline mode from outside)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(envs.CACHE_ENV, str(folder))
+    monkeypatch.setenv(envs.OFFLINE_ENV, "0")
+    validation.reset()
+    yield folder
+    validation.reset()
+
+
+def test_the_table_names_the_release_of_each_version() -> None:
+    res = table().resolve("processing", "0.0.1")
+    assert res.release is not None and res.release.version == "0.3.7"
+    assert res.declared_by[0] == "0.0.13" and res.declared_by[-1] == "0.3.7"
+    assert res.release.classes("processing", "0.0.1") == [("aind_data_schema.processing", "Processing")]
+    assert res.release.pins == {"pydantic": "1.10.27"}
+    # 1.x derived data descriptions: both models, the plain one first
+    release = table().resolve("data_description", "1.0.0").release
+    assert release is not None and release.classes("data_description", "1.0.0") == [
+        ("aind_data_schema.core.data_description", "DataDescription"),
+        ("aind_data_schema.core.data_description", "RawDataDescription"),
+        ("aind_data_schema.core.data_description", "DerivedDataDescription"),
+    ]
+    assert table().nearest("acquisition", "2.0.25") == ("1.0.3", "1.0.4", "2.0.34", "2.0.35")
+    # every release the table validates with lists the models it declares
+    for version in table().needed_releases():
+        assert table().releases[version].models, version
+
+
+def test_offline_and_not_prepared_is_m204_naming_release_and_command(cache: Path, tmp_path: Path) -> None:
+    make_tree(tmp_path / "bucket", {f"{RAW}/processing.json": json.dumps(PROCESSING_0X)})
+    code, out, _err = cli("check", str(tmp_path / "bucket"), "--select", "M203,M204", "--offline")
+    assert code == 0  # a warning: nothing failed, nothing passed silently
+    assert (
+        f"{RAW}/processing.json: M204 [warning] processing.json declares schema_version 0.0.1 of aind-data-schema "
+        "0.3.7, which could not be used: aind-data-schema 0.3.7 is not prepared and cannot be offline (run "
+        "`aind-bucket-lint schemas install 0.3.7` with network); prepare it with "
+        "`aind-bucket-lint schemas install 0.3.7`"
+    ) in out
+    assert not (cache / "envs" / "0.3.7").exists()
+
+
+def test_a_release_prepared_on_first_need_then_used_offline(cache: Path, tmp_path: Path) -> None:
+    bucket = make_tree(
+        tmp_path / "bucket",
+        {
+            f"{RAW}/processing.json": json.dumps(PROCESSING_0X),
+            f"{RAW}_x_2022-02-22_00-00-01/processing.json": json.dumps({"schema_version": "0.0.1"}),
+        },
+    )
+    found = lint_findings(bucket, select=["M203", "M204"])
+    assert [(f.rule, f.path, f.message, f.details["schema"]) for f in found] == [
+        (
+            "M203",
+            f"{RAW}_x_2022-02-22_00-00-01/processing.json",
+            "$.data_processes: field required",
+            "aind-data-schema 0.3.7 Processing",
+        )
+    ]
+    marker = json.loads((cache / "envs" / "0.3.7" / envs.MARKER).read_text(encoding="utf-8"))
+    assert marker["requirements"] == ["aind-data-schema==0.3.7", "pydantic==1.10.27"]
+    # the worker runs the release's own pydantic 1
+    pool = workers.pool("0.3.7", envs.python_of(cache / "envs" / "0.3.7"))
+    assert [w.info["aind_data_schema"] for w in pool.workers] == ["0.3.7"]
+    assert pool.workers[0].info["pydantic"] == "1.10.27"
+    result = run_cli("check", str(bucket), "--select", "M204", "--offline", "--format", "json")
+    assert result.code == 0 and result.json()["findings"] == []
+
+
+def test_a_worker_that_dies_is_an_m204_with_its_last_words(cache: Path, tmp_path: Path) -> None:
+    release = table().releases["0.3.7"]
+    env = cache / "envs" / "0.3.7"
+    (env / "bin").mkdir(parents=True)
+    python = env / "bin" / "python"
+    python.write_text("#!/bin/sh\necho 'ImportError: no module named aind_data_schema' >&2\nexit 3\n")
+    python.chmod(python.stat().st_mode | stat.S_IEXEC)
+    (env / envs.MARKER).write_text(json.dumps({"requirements": release.requirements()}), encoding="utf-8")
+    # bytes of its own: verdicts are remembered by content for the whole process
+    make_tree(tmp_path / "bucket", {f"{RAW}/processing.json": json.dumps(PROCESSING_0X | {"describedBy": "dies"})})
+    found = lint_findings(tmp_path / "bucket", select=["M203", "M204"])
+    assert [(f.rule, f.severity, f.details["problem"], f.details["reason"]) for f in found] == [
+        (
+            "M204",
+            Severity.WARNING,
+            "not-prepared",
+            "the validation worker of aind-data-schema 0.3.7 exited (code 3): "
+            "ImportError: no module named aind_data_schema",
+        )
+    ]
+
+
+def test_an_environment_with_other_pins_is_remade(cache: Path) -> None:
+    env = cache / "envs" / "0.3.7"
+    env.mkdir(parents=True)
+    (env / envs.MARKER).write_text(json.dumps({"requirements": ["aind-data-schema==0.3.7"]}), encoding="utf-8")
+    assert not envs.is_ready("0.3.7")
+
+
+def test_schemas_install_list_and_prune(cache: Path) -> None:
+    code, out, err = cli("schemas", "install", "0.3.7", "9.9.9")
+    assert code == 2
+    assert out.startswith("0.3.7: prepared in ")
+    assert "aind-bucket-lint: 9.9.9: not a release the linter validates with" in err
+    assert envs.is_ready("0.3.7")
+    code, out, _err = cli("schemas", "list")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == f"cache: {cache}"
+    assert lines[2].split()[:3] == ["0.3.7", "prepared", "pydantic==1.10.27"]
+    assert lines[-1] == f"1 prepared of {len(table().needed_releases())} releases the linter may use"
+    code, out, _err = cli("schemas", "list", "--format", "json")
+    listed = json.loads(out)
+    assert listed["cache"] == str(cache)
+    assert [(r["release"], r["status"]) for r in listed["releases"]] == [("0.3.7", "prepared")]
+
+    (cache / "envs" / "0.0.1").mkdir()  # not a release the table uses
+    (cache / "envs" / "0.3.3").mkdir()  # unfinished: no marker
+    code, out, _err = cli("schemas", "prune")
+    assert code == 0
+    assert out.splitlines() == [
+        f"removed {cache / 'envs' / '0.0.1'}",
+        f"removed {cache / 'envs' / '0.3.3'}",
+        f"2 removed from {cache}",
+    ]
+    assert envs.is_ready("0.3.7")
+    code, out, _err = cli("schemas", "prune", "--all")
+    assert code == 0 and not (cache / "envs" / "0.3.7").exists() and not (cache / "uv").exists()
+
+
+def test_schemas_install_offline_with_an_empty_cache_says_how(cache: Path) -> None:
+    code, _out, err = cli("schemas", "install", "--offline", "0.3.7")
+    assert code == 2
+    assert err.strip() == (
+        "aind-bucket-lint: aind-data-schema 0.3.7 is not prepared and cannot be offline "
+        "(run `aind-bucket-lint schemas install 0.3.7` with network)"
+    )
+
+
+def test_schemas_install_for_a_target_prepares_what_its_sidecars_declare(cache: Path, tmp_path: Path) -> None:
+    bucket = make_tree(
+        tmp_path / "bucket",
+        {
+            f"{RAW}/processing.json": json.dumps(PROCESSING_0X),
+            f"{RAW}/subject.json": json.dumps({"schema_version": "9.9.9"}),  # no release: nothing to prepare
+            f"{RAW}/notes.json": json.dumps({"schema_version": "1.0.0"}),  # not a core file
+        },
+    )
+    code, out, _err = cli("schemas", "install", "--for", str(bucket))
+    assert code == 0
+    assert out.splitlines()[0] == f"1 release(s) needed by {bucket}"
+    assert out.splitlines()[1].startswith("0.3.7: prepared in ")
+
+
+def test_the_cache_folder_comes_from_the_option_the_environment_or_the_config(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(envs.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    assert envs.cache_dir() == tmp_path / "xdg" / "aind-bucket-lint"
+    (tmp_path / ".aind-bucket-lint.yaml").write_text("schema-cache: here/cache\n", encoding="utf-8")
+    code, out, _err = cli("schemas", "list")
+    assert (code, out.splitlines()[0]) == (0, f"cache: {tmp_path / 'here' / 'cache'}")
+    monkeypatch.setenv(envs.CACHE_ENV, str(tmp_path / "from-env"))
+    code, out, _err = cli("schemas", "list")
+    assert out.splitlines()[0] == f"cache: {tmp_path / 'from-env'}"
+    code, out, _err = cli("schemas", "list", "--schema-cache", str(tmp_path / "opt"))
+    assert out.splitlines()[0] == f"cache: {tmp_path / 'opt'}"
+    assert os.environ[envs.CACHE_ENV] == str(tmp_path / "opt")  # the workers of this run see the same
+
+
+def test_a_verdict_that_could_not_be_reached_is_not_remembered(cache: Path, tmp_path: Path) -> None:
+    """Offline with a ledger, then online with the same ledger: the file is judged the second time."""
+    unseen = {"schema_version": "0.0.1", "describedBy": "remembered?"}  # bytes no other test has
+    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/processing.json": json.dumps(unseen)})
+    ledger = str(tmp_path / "ledger.sqlite")
+    args = ["check", str(bucket), "--select", "M203,M204", "--ledger", ledger, "--format", "json"]
+    offline = run_cli(*args, "--offline")
+    assert [f["rule"] for f in offline.json()["findings"]] == ["M204"]
+    online = run_cli(*args)
+    assert [(f["rule"], f["message"]) for f in online.json()["findings"]] == [
+        ("M203", "$.data_processes: field required")
+    ]
