@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +128,7 @@ def _holds_surrogate(value: Any) -> bool:
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _path_text(parts: list[str | int]) -> str:
+def json_path(parts: Iterable[str | int]) -> str:
     """JSONPath as the M2xx findings write it: ``$.a.b[0]['odd key']``."""
     out = ["$"]
     for part in parts:
@@ -191,7 +192,7 @@ def _problem(text: str, offset: int, kind: str, path: list[str | int], value: st
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
     at = f"line {line}, column {column}"
-    where = _path_text(path)
+    where = json_path(path)
     details: dict[str, Any] = {"line": line, "column": column, "json_path": where, "problem": kind}
     if kind == "duplicate":
         message = (

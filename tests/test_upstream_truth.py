@@ -102,7 +102,13 @@ def test_upstream_invalid_files_are_flagged(corpus: tuple[list[Row], dict[str, l
     flagged = [r for r in invalid if any(f.rule == "M203" for f in by_asset.get(r.asset, []))]
     missed = [r.path for r in invalid if r not in flagged]
     assert len(flagged) / len(invalid) >= 0.97, missed
-    assert missed == []  # today every one is flagged; the bound above is the issue's
+    # The one miss, explained: upstream judged 2.0.0 with aind-data-schema-models 4.2.7 (the
+    # release's own day), where a DAQ device's manufacturer cannot be Arduino; the linter pins
+    # 2.0.0's era (4.2.10, the newest before 2.0.1), which added Arduino in 4.2.8, so a file
+    # written in August 2025 with Arduino is valid. Release-day pins everywhere would trade it
+    # for a false M203 (measured on this corpus: 1.2.0 with models 0.6.1 rejects the valid rig
+    # 1.0.3 of upgrader-18e3a007; with its era's 0.7.5 it accepts it, as upstream does).
+    assert missed == ["sidecars/2.0.38/upgrader-64bc1f4c__instrument.json.gz"]
 
 
 def test_every_0x_file_is_validated_by_its_release_or_told_why_not(

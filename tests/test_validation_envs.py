@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -213,3 +214,50 @@ def test_a_verdict_that_could_not_be_reached_is_not_remembered(cache: Path, tmp_
     assert [(f["rule"], f["message"]) for f in online.json()["findings"]] == [
         ("M203", "$.data_processes: field required")
     ]
+
+
+# --- the pools of workers ---------------------------------------------------------------------
+
+SUBJECT = [("aind_data_schema.core.subject", "Subject")]
+
+
+def test_a_worker_reports_what_importing_its_models_cost() -> None:
+    """The import of a release's models is a worker's start cost, measured where it happens."""
+    worker = workers.Worker(Path(sys.executable), "installed")
+    try:
+        first = worker.request(SUBJECT, "{}")
+        assert first[0]["class"] == "Subject" and first[0]["errors"]
+        assert worker.last_imported > 0
+        worker.request(SUBJECT, "{}")
+        assert worker.last_imported == 0.0
+    finally:
+        worker.close()
+    assert worker.proc.returncode == 0
+
+
+def test_beyond_the_pool_limit_the_pool_cheapest_to_restart_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GreedyDual, not least-recently-used: a dear release (a 1.x one takes 20-50 s to start)
+    outlives cheap ones used as recently, so interleaved releases do not restart it over and over."""
+    monkeypatch.setenv(workers.MAX_POOLS_ENV, "2")
+    workers.close_all()
+    python = Path(sys.executable)
+    try:
+        dear = workers.pool("dear", python)
+        dear.request(SUBJECT, "{}")
+        dear.startup_seconds = 30.0  # as measured for a 1.x release
+        cheap = workers.pool("cheap", python)
+        cheap.request(SUBJECT, "{}")
+        cheap.startup_seconds = 0.5  # a 0.x release
+        cheap_pid = cheap.workers[0].pid
+        workers.pool("dear", python)  # both used; "cheap" most recently
+        workers.pool("cheap", python)
+        third = workers.pool("third", python)
+        assert list(workers._pools) == ["dear", "third"]  # LRU would have closed "dear"
+        assert cheap.closed and not dear.closed and dear.workers
+        assert not os.path.exists(f"/proc/{cheap_pid}")  # its worker stopped (and was reaped)
+        third.request(SUBJECT, "{}")
+        workers.pool("fourth", python)  # "third" (cheap, measured) goes; "dear" stays again
+        assert list(workers._pools) == ["dear", "fourth"]
+        assert third.closed and not dear.closed
+    finally:
+        workers.close_all()

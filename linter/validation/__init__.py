@@ -30,21 +30,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from typing import Any, Literal
 
+from linter.sidecar_json import json_path
 from linter.validation import envs, workers
 from linter.validation.releases import Resolution, table
 from linter.validation.worker import Validator
 
 Status = Literal["valid", "invalid", "unavailable", "unknown-version"]
 MESSAGE_LIMIT = 300
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCALARS = (str, int, float, bool, type(None))
 _MISSING = ("missing", "value_error.missing")
 _NO_VALUE = (*_MISSING, "extra_forbidden", "value_error.extra")
@@ -224,18 +223,6 @@ def _error(err: Mapping[str, Any], data: Any) -> SchemaError:
     else:
         value = None
     return SchemaError(path, _short(message), kind, value)
-
-
-def json_path(parts: Iterable[str | int]) -> str:
-    out = ["$"]
-    for part in parts:
-        if isinstance(part, int):
-            out.append(f"[{part}]")
-        elif _IDENTIFIER.match(part):
-            out.append(f".{part}")
-        else:
-            out.append("['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']")
-    return "".join(out)
 
 
 def resolve_loc(data: Any, loc: Sequence[str | int], missing: bool) -> list[str | int]:

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,16 +142,26 @@ def is_ready(release: str) -> bool:
     return known is None or marker.get("requirements") == known.requirements()
 
 
-def _uv() -> str:
-    try:
-        import uv  # the uv package ships its binary in the wheel
+_uv_lock = threading.Lock()
+_uv_found: list[str] = []
 
-        return str(uv.find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        found = shutil.which("uv")
-        if found is None:
-            raise PrepareError("uv is not installed (pip install uv)") from None
-        return found
+
+def _uv() -> str:
+    """The uv binary, found once. Under a lock: ``uv.find_uv_bin`` reads ``sysconfig``, whose
+    first use is not thread-safe on Python 3.11 (another thread may see the variables half made,
+    ``EXE`` None), and ``schemas install`` prepares releases in threads."""
+    with _uv_lock:
+        if not _uv_found:
+            try:
+                import uv  # the uv package ships its binary in the wheel
+
+                _uv_found.append(str(uv.find_uv_bin()))
+            except (ImportError, FileNotFoundError):
+                found = shutil.which("uv")
+                if found is None:
+                    raise PrepareError("uv is not installed (pip install uv)") from None
+                _uv_found.append(found)
+        return _uv_found[0]
 
 
 @contextlib.contextmanager

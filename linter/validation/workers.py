@@ -4,8 +4,10 @@ A pool starts its first worker on first need, and another while every worker is 
 pool's workers have spent, validating, as long as one worker took to start (importing a release's
 models costs 0.5 s of CPU for a 0.x release and up to 30 s for a 1.x one: worth paying again only
 for many files), up to ``max_workers`` (default: the CPU count; ``AIND_BUCKET_LINT_SCHEMA_WORKERS``),
-so validation spreads over cores as the engine's threads ask. At most ``MAX_POOLS`` pools (releases)
-keep workers at once; the least recently used one is closed to make room.
+so validation spreads over cores as the engine's threads ask. At most ``MAX_POOLS`` pools (releases;
+``AIND_BUCKET_LINT_SCHEMA_POOLS``) keep workers at once, within a memory budget
+(``AIND_BUCKET_LINT_SCHEMA_MEMORY``, MiB; 40% of the machine); which pool is closed to make room is
+chosen by cost (:func:`pool`).
 
 A worker that dies is replaced once per request; a second death is an error for that file, with
 the tail of the worker's stderr.
@@ -26,7 +28,9 @@ from typing import IO, Any
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 MAX_WORKERS_ENV = "AIND_BUCKET_LINT_SCHEMA_WORKERS"
-MAX_POOLS = 4
+MAX_POOLS = 8
+MAX_POOLS_ENV = "AIND_BUCKET_LINT_SCHEMA_POOLS"
+MEMORY_ENV = "AIND_BUCKET_LINT_SCHEMA_MEMORY"
 
 
 class WorkerError(Exception):
@@ -57,6 +61,8 @@ class Worker:
         )
         self._next = 0
         self.requests = 0
+        self.imported = 0.0  # seconds this worker spent importing models, all requests
+        self.last_imported = 0.0
         started = time.perf_counter()
         hello = self._read()
         self.startup_seconds = time.perf_counter() - started
@@ -100,6 +106,8 @@ class Worker:
         if "fatal" in reply:
             raise WorkerError(f"the validation worker of aind-data-schema {self.release} failed: {reply['fatal']}")
         results: list[dict[str, Any]] = reply["results"]
+        self.last_imported = float(reply.get("imported") or 0.0)
+        self.imported += self.last_imported
         return results
 
     def close(self) -> None:
@@ -116,6 +124,14 @@ class Worker:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def rss_bytes(self) -> int:
+        """Resident memory now (0 where /proc is not there)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/statm", encoding="ascii") as handle:
+                return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
 
 
 class Pool:
@@ -169,11 +185,9 @@ class Pool:
                 continue
             self.served += 1
             elapsed = time.perf_counter() - started
-            if worker.requests == 1:
-                # a worker imports a model on its first request for it: part of its start cost
-                self.startup_seconds = max(self.startup_seconds, worker.startup_seconds + elapsed)
-            else:
-                self.busy_seconds += elapsed
+            # a worker imports a model on its first request for it: part of its start cost
+            self.startup_seconds = max(self.startup_seconds, worker.startup_seconds + worker.imported)
+            self.busy_seconds += max(0.0, elapsed - worker.last_imported)
             if self.closed:
                 self._discard(worker)
             else:
@@ -181,9 +195,17 @@ class Pool:
             return results
         raise AssertionError("unreachable")
 
+    def cost(self) -> float:
+        """Seconds it took to start a worker (with its first validation), at least 0.1 s; an
+        unstarted pool counts as cheap until measured."""
+        return max(self.startup_seconds, 0.1)
+
     @property
     def workers(self) -> list[Worker]:
         return list(self._all)
+
+    def rss_bytes(self) -> int:
+        return sum(w.rss_bytes() for w in self.workers)
 
     def close(self) -> None:
         """Stop the idle workers now; busy ones stop when they finish their request."""
@@ -197,20 +219,53 @@ class Pool:
 
 
 _pools: dict[str, Pool] = {}
+_credit: dict[str, float] = {}
+_floor = [0.0]
 _pools_lock = threading.Lock()
 
 
+def max_pools() -> int:
+    text = os.environ.get(MAX_POOLS_ENV, "")
+    return int(text) if text.isdigit() and int(text) > 0 else MAX_POOLS
+
+
+def memory_budget() -> int:
+    """Bytes the workers of all pools may hold before idle pools are closed: ``$AIND_BUCKET_LINT_SCHEMA_MEMORY``
+    (MiB), else 40% of the machine's memory."""
+    text = os.environ.get(MEMORY_ENV, "")
+    if text.isdigit() and int(text) > 0:
+        return int(text) << 20
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * 0.4)
+    except (OSError, ValueError):
+        return 8 << 30
+
+
 def pool(release: str, python: Path) -> Pool:
-    """The release's pool (most recently used last); closes the least recently used beyond MAX_POOLS."""
+    """The release's pool; beyond ``max_pools()`` pools, one is closed to make room.
+
+    Which one is GreedyDual's choice (Young; Cao and Irani), with a pool's measured start cost as
+    its cost: each use sets a pool's credit to the floor plus its cost, the pool of least credit
+    is closed and the floor rises to its credit. A pool that is dear to start (a 1.x release with
+    a CCF structure union takes 20-50 s of CPU and 1 GB) outlives cheap ones (a 0.x release: 0.5
+    s) that are used as often, and a run whose files interleave many releases does not start the
+    same dear release over and over, as plain least-recently-used did.
+    """
     evicted = []
     with _pools_lock:
-        found = _pools.pop(release, None)
+        found = _pools.get(release)
         if found is None or found.python != python or found.closed:
-            found = Pool(python, release)
-        _pools[release] = found
-        while len(_pools) > MAX_POOLS:
-            oldest = next(iter(_pools))
-            evicted.append(_pools.pop(oldest))
+            found = _pools[release] = Pool(python, release)
+        new = release not in _credit
+        _credit[release] = _floor[0] + found.cost()
+        over_memory = new and len(_pools) > 1 and sum(p.rss_bytes() for p in _pools.values()) > memory_budget()
+        while len(_pools) > max_pools() or (over_memory and len(_pools) > 1):
+            victim = min((r for r in _pools if r != release), key=lambda r: _credit[r])
+            _floor[0] = _credit.pop(victim)
+            gone = _pools.pop(victim)
+            evicted.append(gone)
+            if over_memory:
+                over_memory = sum(p.rss_bytes() for p in _pools.values()) > memory_budget()
     for old in evicted:
         old.close()
     return found
@@ -220,6 +275,8 @@ def close_all() -> None:
     with _pools_lock:
         pools = list(_pools.values())
         _pools.clear()
+        _credit.clear()
+        _floor[0] = 0.0
     for p in pools:
         p.close()
 
