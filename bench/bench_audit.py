@@ -31,8 +31,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,15 @@ PER_SUBJECT = ("data_description.json", "subject.json", "procedures.json", "acqu
 many assets (one rig, one pipeline), as in the real bucket."""
 
 
-def asset_files(name: str, sidecars: dict[str, bytes]) -> dict[str, bytes]:
+def unique_bytes(body: bytes, i: int) -> bytes:
+    """The same JSON document with whitespace after its opening brace spelling ``i`` in binary
+    (spaces and tabs): the same content, validated the same, but bytes (and an ETag) of its own."""
+    assert body.startswith(b"{")
+    return b"{" + "".join(" " if bit == "0" else "\t" for bit in f"{i:020b}").encode() + body[1:]
+
+
+def asset_files(name: str, sidecars: dict[str, bytes], unique: int | None = None) -> dict[str, bytes]:
+    """``unique``: give every sidecar bytes of its own (else instrument and processing are shared)."""
     files = {f"{name}/{key}": body for key, body in sidecars.items()}
     subject = name.split("_")[1]
     for key in PER_SUBJECT:
@@ -71,12 +80,15 @@ def asset_files(name: str, sidecars: dict[str, bytes]) -> dict[str, bytes]:
         if key == "data_description.json":
             doc["name"] = name
         files[f"{name}/{key}"] = json.dumps(doc, indent=2).encode()
+    if unique is not None:
+        for key in sidecars:
+            files[f"{name}/{key}"] = unique_bytes(files[f"{name}/{key}"], unique)
     for key in DATA_OBJECTS:
         files[f"{name}/{key}"] = f"{name}/{key}".encode() * 4
     return files
 
 
-def build(endpoint: str, bucket: str, start: int, stop: int, threads: int) -> float:
+def build(endpoint: str, bucket: str, start: int, stop: int, threads: int, unique: bool = False) -> float:
     """Upload assets ``start``..``stop`` with ``threads`` threads; returns the seconds taken."""
     import boto3
     from botocore.config import Config
@@ -91,7 +103,7 @@ def build(endpoint: str, bucket: str, start: int, stop: int, threads: int) -> fl
     began = time.perf_counter()
 
     def put_asset(i: int) -> None:
-        for key, body in asset_files(asset_name(i), sidecars).items():
+        for key, body in asset_files(asset_name(i), sidecars, i if unique else None).items():
             client.put_object(Bucket=bucket, Key=key, Body=body)
 
     with ThreadPoolExecutor(threads) as pool:
@@ -133,24 +145,77 @@ def floor(endpoint: str, bucket: str, jobs: int, get_keys: list[str]) -> dict[st
         requests["ListObjectsV2"] += 1
         names.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
 
+    def pages(prefix: str) -> Iterator[list[str]]:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            yield [o["Key"] for o in page.get("Contents", ())]
+
+    def get(key: str) -> None:
+        client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    requests.update(_replay(names, get_keys, jobs, pages, get, "/"))
+    return _child_result(time.perf_counter() - began, requests, assets=len(names))
+
+
+def _replay(
+    names: list[str],
+    get_keys: list[str],
+    jobs: int,
+    pages: Callable[[str], Iterable[list[str]]],
+    get: Callable[[str], None],
+    slash: str,
+) -> Counter[str]:
+    """The per-asset requests of a floor, ``jobs`` assets at a time: list each asset (``pages``
+    gives its keys page by page) and GET its keys the audit read (``names`` end with ``slash``)."""
     wanted: dict[str, list[str]] = {}
     for key in get_keys:
-        wanted.setdefault(key.split("/", 1)[0] + "/", []).append(key)
+        wanted.setdefault(key.split("/", 1)[0] + slash, []).append(key)
 
     def one(prefix: str) -> Counter[str]:
         counts: Counter[str] = Counter()
-        keys = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for _ in pages(prefix):
             counts["ListObjectsV2"] += 1
-            keys.extend(o["Key"] for o in page.get("Contents", ()))
         for key in wanted.get(prefix, ()):
-            client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            get(key)
             counts["GetObject"] += 1
         return counts
 
+    requests: Counter[str] = Counter()
     with ThreadPoolExecutor(jobs) as pool:
         for counts in pool.map(one, names):
             requests.update(counts)
+    return requests
+
+
+def fast_floor(endpoint: str, bucket: str, jobs: int, get_keys: list[str]) -> dict[str, Any]:
+    """(a*): the same requests as (a), made with obstore (Rust, object_store) and the same threads."""
+    import obstore as obs
+    from obstore.store import S3Store
+
+    from tests.s3server import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
+
+    store = S3Store(
+        bucket,
+        endpoint=endpoint,
+        region="us-east-1",
+        access_key_id=ADMIN_ACCESS_KEY,
+        secret_access_key=ADMIN_SECRET_KEY,
+        virtual_hosted_style_request=False,
+        client_options={"allow_http": True, "pool_max_idle_per_host": str(jobs + 4)},
+    )
+    obs.list_with_delimiter(store, "warm")  # connect once before the clock starts
+    requests: Counter[str] = Counter()
+    began = time.perf_counter()
+    names = obs.list_with_delimiter(store)["common_prefixes"]
+    requests["ListObjectsV2"] += 1 + len(names) // 1000
+
+    def pages(prefix: str) -> Iterator[list[str]]:
+        for batch in obs.list(store, prefix, chunk_size=1000):
+            yield [o["path"] for o in batch]
+
+    def get(key: str) -> None:
+        obs.get(store, key).bytes()
+
+    requests.update(_replay(names, get_keys, jobs, pages, get, ""))
     return _child_result(time.perf_counter() - began, requests, assets=len(names))
 
 
@@ -189,11 +254,34 @@ def audit(endpoint: str, target: str, jobs: int, args: list[str], warmup: str) -
     return _child_result(seconds, requests, exit_code=code, get_keys=sorted(get_keys))
 
 
+@contextmanager
+def _cluster(executors: list[str]) -> Iterator[str]:
+    """A Dask LocalCluster of one worker process per core (not charged to the audits), when measured."""
+    if "dask" not in executors:
+        yield ""
+        return
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def _child(queue: Any, fn: Callable[..., dict[str, Any]], args: tuple[Any, ...]) -> None:
+    queue.put(fn(*args))
+
+
 def in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run ``fn`` in a fresh (spawned) interpreter and return what it returns."""
+    """Run ``fn`` in a fresh (spawned, not daemonic: it may start worker processes) interpreter."""
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return pool.apply(fn, args)
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child, args=(queue, fn, args))
+    child.start()
+    try:
+        return queue.get()  # type: ignore[no-any-return]
+    finally:
+        child.join()
 
 
 def best(runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -219,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=8, help="threads of the audit and of the floor (default 8)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best counts (default 2)")
     parser.add_argument("--build-threads", type=int, default=32)
+    parser.add_argument(
+        "--executors", default="threads,processes,dask", help="executors of the full audit (default all three)"
+    )
+    parser.add_argument("--sidecars", choices=("unique", "shared", "both"), default="both")
+    parser.add_argument("--extended", action="store_true", help="also (b') without the M rules and (c) the ledger")
     opts = parser.parse_args(argv)
 
     from tests.s3server import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION, SeaweedServer
@@ -226,52 +319,60 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(AWS_ACCESS_KEY_ID=ADMIN_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=ADMIN_SECRET_KEY)
     os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_EC2_METADATA_DISABLED="true")
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {opts.jobs} threads, best of {opts.repeat}")
-    with SeaweedServer() as server, tempfile.TemporaryDirectory() as tmp:
+    executors = [e for e in opts.executors.split(",") if e]
+    modes = ("unique", "shared") if opts.sidecars == "both" else (opts.sidecars,)
+    with SeaweedServer() as server, tempfile.TemporaryDirectory() as tmp, _cluster(executors) as scheduler:
         endpoint = server.endpoint_url
         admin = server.client()
-        for bucket in ("bench", "warmup"):
+        for bucket in ("warmup", *(f"bench-{m}" for m in modes)):
             admin.create_bucket(Bucket=bucket)
         build(endpoint, "warmup", 0, 1, 1)
         warmup = "s3://warmup"
-        sizes = [n for n in (opts.small, opts.assets) if n > 0]
-        built = 0
-        results: dict[int, dict[str, dict[str, Any]]] = {}
-        for size in sorted(set(sizes)):
-            seconds = build(endpoint, "bench", built, size, opts.build_threads)
-            print(f"\nbuilt assets {built}..{size - 1} ({(size - built) * 12} objects) in {seconds:.1f} s")
-            built = size
-            target = "s3://bench"
-            ledger = str(Path(tmp) / f"ledger-{size}.sqlite")
-            r: dict[str, dict[str, Any]] = {}
-            print(f"{size} assets:")
-            r["b"] = measure(opts.repeat, audit, endpoint, target, opts.jobs, [], warmup)
-            r["a"] = measure(opts.repeat, floor, endpoint, "bench", opts.jobs, r["b"]["get_keys"])
-            show("(a) floor: bare boto3, the audit's requests", r["a"], size)
-            show("(b) full audit, every rule", r["b"], size)
-            r["b-M"] = measure(opts.repeat, audit, endpoint, target, opts.jobs, ["--ignore", "M"], warmup)
-            r["a-M"] = measure(opts.repeat, floor, endpoint, "bench", opts.jobs, r["b-M"]["get_keys"])
-            show("(a') floor of (b')", r["a-M"], size)
-            show("(b') audit without the M rules", r["b-M"], size)
-            r["b1"] = in_child(audit, endpoint, target, opts.jobs, ["--ledger", ledger], warmup)
-            show("(b1) first audit with --ledger (fills it)", r["b1"], size)
-            r["c"] = measure(opts.repeat, audit, endpoint, target, opts.jobs, ["--ledger", ledger], warmup)
-            show("(c) second audit with --ledger, unchanged", r["c"], size)
-            for audit_key, floor_key in (("b", "a"), ("b-M", "a-M")):
-                if r[audit_key]["requests"] != r[floor_key]["requests"]:
-                    print(f"  NOTE: requests of ({floor_key}) and ({audit_key}) differ")
-            print(f"  (b)/(a)   = {r['b']['seconds'] / r['a']['seconds']:.2f}   (aim <= 1.3)")
-            print(f"  (b')/(a') = {r['b-M']['seconds'] / r['a-M']['seconds']:.2f}   (without validation)")
-            print(f"  (c)/(b)   = {r['c']['seconds'] / r['b']['seconds']:.2f}   (aim < 0.25)")
-            results[size] = r
-        if len(results) == 2:
-            small, large = sorted(results)
-            grow = results[large]["b"]["seconds"] / results[small]["b"]["seconds"]
-            print(
-                f"\n(b) grows {grow:.2f}x from {small} to {large} assets ({large / small:.1f}x the assets); "
-                f"per asset {1000 * results[small]['b']['seconds'] / small:.2f} -> "
-                f"{1000 * results[large]['b']['seconds'] / large:.2f} ms; peak memory "
-                f"{results[small]['b']['maxrss_mb']:.0f} -> {results[large]['b']['maxrss_mb']:.0f} MB"
-            )
+        sizes = sorted({n for n in (opts.small, opts.assets) if n > 0})
+        built = dict.fromkeys(modes, 0)
+        table: list[tuple[str, int, str, float]] = []
+        for size in sizes:
+            for mode in modes:
+                bucket = f"bench-{mode}"
+                seconds = build(endpoint, bucket, built[mode], size, opts.build_threads, unique=mode == "unique")
+                print(f"\nbuilt {bucket} assets {built[mode]}..{size - 1} in {seconds:.1f} s")
+                built[mode] = size
+                target = f"s3://{bucket}"
+                print(f"{size} assets, {mode} sidecars:")
+                r: dict[str, dict[str, Any]] = {}
+                for executor in executors:
+                    extra = ["--executor", executor]
+                    if executor == "dask":
+                        extra = ["--dask-scheduler", scheduler]
+                    r[executor] = measure(opts.repeat, audit, endpoint, target, opts.jobs, extra, warmup)
+                keys = r[executors[0]]["get_keys"]
+                r["a"] = measure(opts.repeat, floor, endpoint, bucket, opts.jobs, keys)
+                r["a*"] = measure(opts.repeat, fast_floor, endpoint, bucket, opts.jobs, keys)
+                show("(a) floor: bare boto3, the audit's requests", r["a"], size)
+                show("(a*) floor: obstore, the same requests", r["a*"], size)
+                for executor in executors:
+                    show(f"(b) full audit, every rule, {executor}", r[executor], size)
+                print(f"  (a*)/(a) = {r['a*']['seconds'] / r['a']['seconds']:.2f}   (fastest client vs boto3)")
+                aim = 1.3 if mode == "unique" else 1.1
+                for executor in executors:
+                    ratio = r[executor]["seconds"] / r["a"]["seconds"]
+                    fast = r[executor]["seconds"] / r["a*"]["seconds"]
+                    print(f"  (b {executor})/(a) = {ratio:.2f} (aim <= {aim}); /(a*) = {fast:.2f}")
+                    table.append((mode, size, executor, ratio))
+                if opts.extended:
+                    ledger = str(Path(tmp) / f"ledger-{mode}-{size}.sqlite")
+                    r["b-M"] = measure(opts.repeat, audit, endpoint, target, opts.jobs, ["--ignore", "M"], warmup)
+                    r["a-M"] = measure(opts.repeat, floor, endpoint, bucket, opts.jobs, r["b-M"]["get_keys"])
+                    show("(a') floor of (b')", r["a-M"], size)
+                    show("(b') audit without the M rules", r["b-M"], size)
+                    in_child(audit, endpoint, target, opts.jobs, ["--ledger", ledger], warmup)
+                    r["c"] = measure(opts.repeat, audit, endpoint, target, opts.jobs, ["--ledger", ledger], warmup)
+                    show("(c) second audit with --ledger, unchanged", r["c"], size)
+                    print(f"  (b')/(a') = {r['b-M']['seconds'] / r['a-M']['seconds']:.2f}")
+                    print(f"  (c)/(b)   = {r['c']['seconds'] / r[executors[0]]['seconds']:.2f}")
+        print("\nsummary: full audit / boto3 floor")
+        for mode, size, executor, ratio in table:
+            print(f"  {mode:<7} {size:>6} assets  {executor:<10} {ratio:.2f}")
     return 0
 
 

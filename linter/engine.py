@@ -282,6 +282,7 @@ class Linter:
         try:
             runner = self.runner(kind)
             job = runner.job(new_token(), plan, info, source.reader())
+            runner.start(job)
             # listing (requests, in this process's threads) feeds the executor, in order
             listing = WorkerPool(jobs, "list")
             try:

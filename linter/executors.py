@@ -186,6 +186,9 @@ class Runner:
     def job(self, token: str, plan: RunPlan, target: Any, reader: Any) -> TargetJob:
         return TargetJob(token, plan, target, reader, threads=1)
 
+    def start(self, job: TargetJob) -> None:
+        """Get ready to run ``job`` (called before the driver starts its listing threads)."""
+
     def run(
         self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
     ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
@@ -232,6 +235,7 @@ class ProcessRunner(Runner):
     """One pool of worker processes per target (each started with the target's job)."""
 
     name = "processes"
+    pool: ProcessPoolExecutor | None = None
 
     def __init__(self, jobs: int, workers: int | None = None) -> None:
         super().__init__(jobs)
@@ -241,11 +245,29 @@ class ProcessRunner(Runner):
     def job(self, token: str, plan: RunPlan, target: Any, reader: Any) -> TargetJob:
         return TargetJob(token, plan, target, reader, threads=self.threads)
 
+    def start(self, job: TargetJob) -> None:
+        # Forked from a driver that has imported the rules and the schema models, a worker starts
+        # at once (a spawned one imports them again: seconds each). Forking is safe here because
+        # the workers are all started now, before the driver starts its listing threads.
+        self.close()
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context(method), initializer=install, initargs=(job,)
+        )
+        try:
+            for ready in [self.pool.submit(os.getpid) for _ in range(self.workers)]:
+                ready.result()
+        except Exception as exc:
+            self.close()
+            raise ExecutorError(f"the processes executor failed to start: {type(exc).__name__}: {exc}") from None
+
     def run(
         self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
     ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
-        context = multiprocessing.get_context("spawn")  # never fork a process that holds threads and sockets
-        pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=install, initargs=(job,))
+        if self.pool is None:
+            self.start(job)
+        pool = self.pool
+        assert pool is not None
         abandoned = False
 
         def too_late(item: WorkItem) -> AssetOutcome:
@@ -268,11 +290,18 @@ class ProcessRunner(Runner):
                     raise ExecutorError(f"the processes executor failed: {type(exc).__name__}: {exc}") from None
                 raise
         finally:
+            self.pool = None
             if abandoned:  # past the --timeout: stop the workers still busy instead of waiting
                 for process in list(getattr(pool, "_processes", {}).values()):
                     with contextlib.suppress(Exception):
                         process.terminate()
             pool.shutdown(wait=not abandoned, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop a pool started for a job that never ran (the run stops its own)."""
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskRunner(Runner):

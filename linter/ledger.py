@@ -229,6 +229,23 @@ def finding_from_dict(d: dict[str, Any]) -> Finding:
     )
 
 
+_HELD_LOCKS: dict[int, IO[str]] = {}
+"""The run-lock files this process holds, by descriptor."""
+
+
+def _drop_locks_in_child() -> None:
+    """A forked child (a worker process) must not keep the driver's run lock alive: flock belongs
+    to the open file, which the child shares until it closes its copy of the descriptor."""
+    for fh in list(_HELD_LOCKS.values()):
+        with contextlib.suppress(OSError):
+            fh.close()  # this process's copy only; the driver keeps its lock
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_locks_in_child)
+
+
 class _RunLock:
     """An advisory lock on ``<ledger>.lock``, released by the kernel if the process dies."""
 
@@ -257,9 +274,11 @@ class _RunLock:
         fh.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n")
         fh.flush()
         self._fh = fh
+        _HELD_LOCKS[fh.fileno()] = fh
 
     def release(self) -> None:
         if self._fh is not None:
+            _HELD_LOCKS.pop(self._fh.fileno(), None)
             with contextlib.suppress(OSError):
                 self._fh.truncate(0)
             self._fh.close()

@@ -9,7 +9,10 @@ so the same function runs in a thread, a worker process or a Dask worker; the dr
 
 from __future__ import annotations
 
+import os
+import pickle
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -248,6 +251,17 @@ _POOLS: dict[int, ThreadPoolExecutor] = {}
 _INSTALLED: dict[str, TargetJob] = {}
 
 
+def _reset_in_child() -> None:
+    """A forked worker process has none of its parent's threads: its thread pools are its own."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    _POOLS.clear()  # the parent's executors, whose threads did not survive the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
+
+
 def check_asset(job: TargetJob, item: WorkItem) -> AssetOutcome:
     """Check one asset of the job's target, in whatever thread or process this runs."""
     with _LOCK:
@@ -272,8 +286,18 @@ def check_batch(job: TargetJob, items: list[WorkItem]) -> list[AssetOutcome]:
 
 
 def install(job: TargetJob) -> None:
-    """A worker process's initializer: the job its tasks name by token."""
-    _INSTALLED[job.token] = job
+    """A worker process's initializer: the job its tasks name by token. The job is copied as if
+    it had been sent (a forked worker must not share the driver's connections)."""
+    _INSTALLED[job.token] = pickle.loads(pickle.dumps(job))
+    parent = os.getppid()
+
+    def watch() -> None:  # a worker outlives no driver (killed, even with kill -9)
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def check_installed(token: str, items: list[WorkItem]) -> list[AssetOutcome]:

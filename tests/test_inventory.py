@@ -173,10 +173,11 @@ def test_broken_inventories_are_clear_errors(aws_env: SeaweedServer, s3_bucket: 
     assert run(sourceBucket="another-bucket") == (
         f"aind-bucket-lint: {manifest}: the inventory is of bucket 'another-bucket', not '{bucket}'\n"
     )
-    assert run(fileFormat="ORC") == (
-        f"aind-bucket-lint: {manifest}: inventory format 'ORC' is not supported; configure the inventory as "
-        "CSV (or Parquet, with pyarrow installed)\n"
+    assert run(fileFormat="Avro") == (
+        f"aind-bucket-lint: {manifest}: inventory format 'Avro' is not supported; configure the inventory as "
+        "CSV, Parquet or ORC\n"
     )
+    assert f"inventory file {data_key}: not a readable ORC file: " in run(fileFormat="ORC")
     missing = [{**doc["files"][0], "key": "inv/elsewhere/part-9.csv.gz"}]
     assert run(files=missing).startswith(
         "aind-bucket-lint: cannot read inventory file s3://inventory-destination/inv/elsewhere/part-9.csv.gz "
@@ -189,25 +190,22 @@ def test_broken_inventories_are_clear_errors(aws_env: SeaweedServer, s3_bucket: 
     assert res.err == f"aind-bucket-lint: {nope}: cannot read the inventory manifest: No such file or directory\n"
 
 
-def test_parquet_inventory(aws_env: SeaweedServer, versioned_bucket: BucketHandle, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["Parquet", "ORC"])
+def test_parquet_and_orc_inventory(
+    aws_env: SeaweedServer, versioned_bucket: BucketHandle, tmp_path: Path, fmt: str
+) -> None:
     client, bucket = versioned_bucket
     build_history(client, bucket)
     rows = list(listing_rows(client, bucket, versions=True))
     manifest_path = tmp_path / "manifest.json"
-    doc = {"sourceBucket": bucket, "destinationBucket": "arn:aws:s3:::d", "fileFormat": "Parquet",
-           "fileSchema": "message s3.inventory { }", "files": [{"key": "data/part-0.parquet"}]}  # fmt: skip
+    part = f"data/part-0.{fmt.lower()}"
+    doc = {"sourceBucket": bucket, "destinationBucket": "arn:aws:s3:::d", "fileFormat": fmt,
+           "fileSchema": "message s3.inventory { }", "files": [{"key": part}]}  # fmt: skip
     manifest_path.write_text(json.dumps(doc))
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        res = s3_cli(aws_env, "check", f"s3://{bucket}", "--inventory", str(manifest_path))
-        assert res.code == 2
-        assert res.err == (
-            f"aind-bucket-lint: {manifest_path}: the inventory is in Parquet format, which needs pyarrow: "
-            "pip install 'aind-bucket-lint[parquet]' (or configure the inventory as CSV)\n"
-        )
-        pytest.skip("pyarrow is not installed: checked the message that says so")
+    import pyarrow as pa
+    import pyarrow.orc as orc
+    import pyarrow.parquet as pq
+
     table = pa.table(
         {
             "bucket": [r["Bucket"] for r in rows],
@@ -223,7 +221,10 @@ def test_parquet_inventory(aws_env: SeaweedServer, versioned_bucket: BucketHandl
         }
     )
     (tmp_path / "data").mkdir()
-    pq.write_table(table, tmp_path / "data" / "part-0.parquet")
+    if fmt == "ORC":
+        orc.write_table(table, tmp_path / part, stripe_size=4096)  # several stripes, read one by one
+    else:
+        pq.write_table(table, tmp_path / part)
     listed = s3_cli(aws_env, "check", f"s3://{bucket}", "--format", "json")
     inventoried = s3_cli(aws_env, "check", f"s3://{bucket}", "--inventory", str(manifest_path), "--format", "json")
     assert inventoried.code == listed.code, inventoried.err

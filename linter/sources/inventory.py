@@ -1,9 +1,11 @@
 """S3 Inventory: the object listing from an inventory report instead of listing the bucket.
 
 ``--inventory MANIFEST`` names the report's ``manifest.json`` (a local path or an s3:// URL).
-Its data files (CSV.gz, or Parquet when pyarrow is installed) are streamed once, row by row,
-into a temporary SQLite file indexed by asset, so memory stays flat whatever the object count;
-each asset is then read back from it on demand. CSV keys are URL-decoded. When the report
+Its data files (CSV.gz or Parquet, read by DuckDB; ORC through pyarrow) are read once, in
+DuckDB, into a columnar table sorted by asset in a temporary folder (DuckDB spills to disk past
+its memory limit, so memory stays flat whatever the object count); no row goes through Python
+until the assets are handed out, in order, streamed from that table in Arrow batches. CSV keys
+are URL-decoded. When the report
 lists all versions (``VersionId``, ``IsLatest``, ``IsDeleteMarker``), the assets carry every
 version and delete marker, as a versioned listing does. Sidecars are still read from the
 bucket itself (GET), only when a rule asks for them.
@@ -19,9 +21,7 @@ import csv
 import datetime as dt
 import gzip
 import hashlib
-import io
 import shutil
-import sqlite3
 import tempfile
 import threading
 import weakref
@@ -35,7 +35,12 @@ from linter.plan import S3Settings
 from linter.sources import Asset, ObjectInfo, ReadError, SourceError
 from linter.sources.s3 import S3Reader, S3Source, describe_error, parse_s3_url
 
-INSERT_BATCH = 10_000
+DUCKDB_MEMORY = "1GB"
+"""DuckDB's memory limit while reading and sorting the report; past it, it spills to the temporary folder."""
+STREAM_BATCH = 65_536
+"""Rows read from the sorted table at a time when handing out assets."""
+AHEAD_LIMIT = 4096
+"""Assets kept that were streamed past before they were asked for (the engine asks in order)."""
 CSV_COLUMNS = {
     "key": "Key",
     "version_id": "VersionId",
@@ -77,7 +82,7 @@ def _size(value: Any) -> int:
     if value in (None, ""):
         return 0
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or len(text) > 19 or int(text) > MAX_SIZE:
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_SIZE:
         raise ValueError(f"Size {_short(value)} is not a number of bytes")
     return int(text)
 
@@ -135,17 +140,17 @@ class Manifest:
             self.columns = [c.strip() for c in schema.split(",") if c.strip()]
             if "Key" not in self.columns:
                 raise InventoryError(f"{location}: fileSchema {schema!r} has no Key column")
-        elif self.format == "PARQUET":
+        elif self.format in ("PARQUET", "ORC"):
             self.columns = []
         else:
             raise InventoryError(
                 f"{location}: inventory format {data.get('fileFormat')!r} is not supported; "
-                "configure the inventory as CSV (or Parquet, with pyarrow installed)"
+                "configure the inventory as CSV, Parquet or ORC"
             )
 
     @property
     def has_versions(self) -> bool:
-        return self.format == "PARQUET" or {"VersionId", "IsLatest", "IsDeleteMarker"} <= set(self.columns)
+        return self.format in ("PARQUET", "ORC") or {"VersionId", "IsLatest", "IsDeleteMarker"} <= set(self.columns)
 
 
 class InventorySource:
@@ -176,7 +181,10 @@ class InventorySource:
                 f"{self.location}: the inventory is of bucket {self.manifest.source_bucket!r}, not {self.bucket!r}"
             )
         self._root_objects: list[ObjectInfo] = []
-        self._db: sqlite3.Connection | None = None
+        self._names: set[str] = set()
+        self._ahead: dict[str, list[ObjectInfo]] = {}
+        self._stream: Iterator[tuple[str, list[ObjectInfo]]] | None = None
+        self._db: Any = None
         self._lock = threading.Lock()
         self._tmp = Path(tempfile.mkdtemp(prefix="aind-bucket-lint-inventory-"))
         self._finalizer = weakref.finalize(self, _cleanup, self._tmp, [])
@@ -230,59 +238,183 @@ class InventorySource:
         yield manifest.parent / name
         yield manifest.parent.parent / "data" / name
 
-    def _rows(self, entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _local_file(self, entry: dict[str, Any]) -> tuple[Path, bool]:
+        """The data file as a local path, and whether it is a temporary copy (fetched from S3 into
+        the temporary folder when needed), with the manifest's MD5 checked for CSV files."""
         key = str(entry.get("key", ""))
-        if self.manifest.format == "PARQUET":
-            yield from self._parquet_rows(key)
-            return
-        expected_md5 = entry.get("MD5checksum")
-        digest = hashlib.md5(usedforsecurity=False)
-        columns = self.manifest.columns
-        with self._open_file(key) as raw:
-            hashed = _HashingReader(raw, digest)
-            try:
-                with gzip.open(hashed, "rt", encoding="utf-8", newline="") as text:
-                    for values in csv.reader(text):
-                        if values:
-                            yield dict(zip(columns, values, strict=False))
-            except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
-                raise InventoryError(f"inventory file {key}: not a readable CSV.gz file: {exc}") from None
-        if expected_md5 and digest.hexdigest() != expected_md5:
-            raise InventoryError(
-                f"inventory file {key}: MD5 {digest.hexdigest()} differs from the manifest's {expected_md5}"
-            )
+        path: Path | None = None
+        if not self.location.startswith("s3://"):
+            path = next((c for c in self._local_candidates(key) if c.is_file()), None)
+        copied = path is None
+        if path is None:
+            path = self._tmp / f"part-{hashlib.sha256(key.encode()).hexdigest()[:16]}{_suffix(key)}"
+            with self._open_file(key) as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        expected = entry.get("MD5checksum")
+        if expected and self.manifest.format == "CSV":
+            with open(path, "rb") as fh:
+                digest = hashlib.file_digest(fh, "md5").hexdigest()
+            if digest != expected:
+                raise InventoryError(f"inventory file {key}: MD5 {digest} differs from the manifest's {expected}")
+        return path, copied
 
-    def _parquet_rows(self, key: str) -> Iterator[dict[str, Any]]:
+    def _select(self, relation: str, names: dict[str, str], types: dict[str, str], scan_prefix: str) -> str:
+        """SQL normalising one data file's rows under the target prefix to (asset, key-in-asset,
+        size, etag, last_modified in epoch microseconds, version_id, is_latest, is_delete_marker,
+        bad); root objects get asset ''. ``names``: our field -> the file's column; ``types``: its
+        types. ``bad`` marks a row whose Size or LastModifiedDate :func:`_size` or
+        :func:`_time_text` would refuse (kept, so that the audit can stop naming it)."""
+
+        def col(field: str) -> str | None:
+            name = names[field]
+            return f'"{name}"' if name in types else None
+
+        def integer(field: str) -> bool:
+            return types[names[field]].upper() in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "SMALLINT", "TINYINT")
+
+        full = col("key")
+        assert full is not None
+        if self.manifest.format == "CSV":  # CSV keys are URL-encoded, a space as '+'
+            full = f"url_decode(replace({full}, '+', '%20'))"
+        size = col("size")
+        if size is None:
+            size_sql = "0"
+        elif integer("size"):
+            size_sql = f"CASE WHEN {size} IS NULL THEN 0 WHEN {size} >= 0 THEN CAST({size} AS BIGINT) END"
+        else:  # a whole number of bytes, digits only (NULL when not: a bad row)
+            text = f"CAST({size} AS VARCHAR)"
+            size_sql = (
+                f"CASE WHEN {text} IS NULL OR {text} = '' THEN 0 ELSE TRY_CAST(nullif(regexp_extract({text}, "
+                f"'^\\s*([0-9]{{1,19}})\\s*$', 1), '') AS BIGINT) END"
+            )
+        etag = col("etag")
+        etag_sql = f"nullif(trim(CAST({etag} AS VARCHAR), '\"'), '')" if etag else "NULL"
+        modified = col("last_modified")
+        time_bad = "false"
+        if modified is None:
+            time_sql = "NULL"
+        elif integer("last_modified"):
+            time_sql = f"CAST({modified} AS BIGINT) * 1000"  # epoch milliseconds
+        elif types[names["last_modified"]].upper().startswith("TIMESTAMP"):
+            time_sql = f"epoch_us(CAST({modified} AS TIMESTAMPTZ))"
+        else:
+            text = f"nullif(CAST({modified} AS VARCHAR), '')"
+            time_sql = f"epoch_us(TRY_CAST({text} AS TIMESTAMPTZ))"
+            time_bad = f"({text} IS NOT NULL AND {time_sql} IS NULL)"
+        version = col("version_id")
+        version_sql = f"nullif(nullif(CAST({version} AS VARCHAR), ''), 'null')" if version else "NULL"
+
+        def flag(field: str, default: str) -> str:
+            c = col(field)
+            return f"coalesce(lower(trim(CAST({c} AS VARCHAR))) = 'true', {default})" if c else default
+
+        cut = len(scan_prefix)
+        prefix = scan_prefix.replace("'", "''")
+        skipped = "(key = '' OR (ends_with(key, '/') AND coalesce(size, 0) = 0))"  # the prefix, folder markers
+        return f"""
+            SELECT asset, key, coalesce(size, 0), etag, modified, version_id, is_latest, is_delete_marker,
+                size IS NULL OR (NOT {skipped} AND time_bad) AS bad
+            FROM (
+                SELECT
+                    CASE WHEN strpos(rel, '/') > 0 THEN split_part(rel, '/', 1) ELSE '' END AS asset,
+                    CASE WHEN strpos(rel, '/') > 0 THEN substr(rel, strpos(rel, '/') + 1) ELSE rel END AS key,
+                    *
+                FROM (
+                    SELECT substr(full_key, {cut + 1}) AS rel, {size_sql} AS size, {etag_sql} AS etag,
+                        {time_sql} AS modified, {version_sql} AS version_id,
+                        {flag("is_latest", "true")} AS is_latest,
+                        {flag("is_delete_marker", "false")} AS is_delete_marker,
+                        {time_bad} AS time_bad
+                    FROM (SELECT {full} AS full_key, * FROM {relation})
+                    WHERE starts_with(full_key, '{prefix}')
+                )
+            )
+            WHERE size IS NULL OR NOT {skipped}
+        """
+
+    def _insert(self, db: Any, entry: dict[str, Any], scan_prefix: str) -> None:
+        """One data file into the ``rows`` table; a row whose size or date cannot be read stops
+        the audit with the file, row and value (found again, row by row, only then)."""
+        key = str(entry.get("key", ""))
+        local, copied = self._local_file(entry)
+        path = str(local).replace("'", "''")
+        fmt = self.manifest.format
         try:
-            import pyarrow.parquet as pq
+            try:
+                if fmt == "CSV":
+                    columns = ", ".join(f"'{c}': 'VARCHAR'" for c in self.manifest.columns)
+                    relation = (
+                        f"read_csv('{path}', header = false, columns = {{{columns}}}, compression = 'gzip', "
+                        "quote = '\"', escape = '\"', delim = ',', auto_detect = false, strict_mode = false, "
+                        "null_padding = true)"
+                    )
+                    names = CSV_COLUMNS
+                elif fmt == "PARQUET":
+                    relation = f"read_parquet('{path}')"
+                    names = PARQUET_COLUMNS
+                else:  # ORC: DuckDB does not read it; pyarrow gives its stripes one by one
+                    self._insert_orc(db, key, str(local), scan_prefix)
+                    relation = ""
+                if relation:
+                    types = {str(r[0]): str(r[1]) for r in db.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+                    if names["key"] not in types:
+                        raise InventoryError(f"inventory file {key}: no '{names['key']}' column")
+                    db.execute(f"INSERT INTO rows {self._select(relation, names, types, scan_prefix)}")
+            except InventoryError:
+                raise
+            except Exception as exc:
+                what = {"CSV": "CSV.gz", "PARQUET": "Parquet", "ORC": "ORC"}[fmt]
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise InventoryError(f"inventory file {key}: not a readable {what} file: {message}") from None
+            if db.execute("SELECT 1 FROM rows WHERE bad LIMIT 1").fetchone() is not None:
+                for _ in self._normalized(self._rows(local), scan_prefix, key):
+                    pass  # raises, naming the first bad row
+                raise InventoryError(f"inventory file {key}: a Size or LastModifiedDate cannot be read")
+        finally:
+            if copied:
+                local.unlink(missing_ok=True)  # read: the temporary folder keeps only the table
+
+    def _insert_orc(self, db: Any, key: str, path: str, scan_prefix: str) -> None:
+        try:
+            import pyarrow.orc as orc
         except ImportError:
             raise InventoryError(
-                f"{self.location}: the inventory is in Parquet format, which needs pyarrow: "
-                "pip install 'aind-bucket-lint[parquet]' (or configure the inventory as CSV)"
+                f"{self.location}: the inventory is in ORC format, which needs pyarrow: "
+                "pip install 'aind-bucket-lint[inventory]' (or configure the inventory as CSV or Parquet)"
             ) from None
-        local = self._tmp / "part.parquet"
-        with self._open_file(key) as src, open(local, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)  # Parquet needs a seekable file
-        try:
-            parquet = pq.ParquetFile(local)
-            names = set(parquet.schema_arrow.names)
-            wanted = [c for c in PARQUET_COLUMNS.values() if c in names]
-            if "key" not in names:
-                raise InventoryError(f"inventory file {key}: no 'key' column")
-            for batch in parquet.iter_batches(batch_size=INSERT_BATCH, columns=wanted):
-                yield from batch.to_pylist()
-        except InventoryError:
-            raise
-        except Exception as exc:
-            raise InventoryError(f"inventory file {key}: not a readable Parquet file: {exc}") from None
-        finally:
-            local.unlink(missing_ok=True)
+        reader = orc.ORCFile(path)
+        wanted = [c for c in PARQUET_COLUMNS.values() if c in reader.schema.names]
+        if PARQUET_COLUMNS["key"] not in wanted:
+            raise InventoryError(f"inventory file {key}: no 'key' column")
+        for i in range(reader.nstripes):
+            stripe = reader.read_stripe(i, columns=wanted)  # noqa: F841 - read by DuckDB by name
+            types = {str(r[0]): str(r[1]) for r in db.execute("DESCRIBE SELECT * FROM stripe").fetchall()}
+            db.execute(f"INSERT INTO rows {self._select('stripe', PARQUET_COLUMNS, types, scan_prefix)}")
+
+    def _rows(self, path: Path) -> Iterator[dict[str, Any]]:
+        """A data file's rows one by one, in Python (only to name a bad row: see :meth:`_insert`)."""
+        if self.manifest.format == "CSV":
+            columns = self.manifest.columns
+            with gzip.open(path, "rt", encoding="utf-8", newline="") as text:
+                for values in csv.reader(text):
+                    if values:
+                        yield dict(zip(columns, values, strict=False))
+            return
+        import pyarrow.orc as orc
+        import pyarrow.parquet as pq
+
+        if self.manifest.format == "PARQUET":
+            batches = pq.ParquetFile(path).iter_batches(batch_size=STREAM_BATCH)
+        else:
+            reader = orc.ORCFile(path)
+            batches = (reader.read_stripe(i) for i in range(reader.nstripes))
+        for batch in batches:
+            yield from batch.to_pylist()
 
     def _normalized(self, rows: Iterable[dict[str, Any]], scan_prefix: str, file: str = "") -> Iterator[Row]:
         """Rows under the target prefix, as (asset, key-in-asset, ...); root objects get asset ''.
         A row whose size or date cannot be read stops the audit with the file, row and value."""
         for number, r in enumerate(rows, 1):
-            self.rows_read += 1
             try:
                 row = self._row(r, scan_prefix)
             except (ValueError, TypeError, OverflowError) as exc:
@@ -321,31 +453,41 @@ class InventorySource:
             marker,
         )
 
-    def _load(self) -> sqlite3.Connection:
-        """Stream every data file of the report into the temporary index, once."""
+    def _load(self) -> Any:
+        """Read every data file of the report once, with DuckDB, into a columnar table sorted by
+        asset in the temporary folder (spilling to disk, not memory, past its memory limit)."""
         if self._db is not None:
             return self._db
-        db = sqlite3.connect(self._tmp / "inventory.sqlite", check_same_thread=False, isolation_level=None)
+        try:
+            import duckdb
+            import pyarrow  # noqa: F401 - the assets are streamed as Arrow batches
+        except ImportError:
+            raise InventoryError(
+                f"{self.location}: --inventory needs DuckDB and pyarrow: pip install 'aind-bucket-lint[inventory]'"
+            ) from None
+        db = duckdb.connect(str(self._tmp / "inventory.duckdb"))
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _cleanup, self._tmp, [db])
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
+        spill = str(self._tmp / "spill").replace("'", "''")
+        db.execute(f"SET temp_directory = '{spill}'")
+        db.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+        db.execute("SET preserve_insertion_order = false")
+        db.execute("SET TimeZone = 'UTC'")
         db.execute(
-            "CREATE TABLE rows (asset TEXT, key TEXT, size INTEGER, etag TEXT, last_modified TEXT,"
-            " version_id TEXT, is_latest INTEGER, is_delete_marker INTEGER)"
+            "CREATE TABLE rows (asset VARCHAR, key VARCHAR, size BIGINT, etag VARCHAR, modified BIGINT,"
+            " version_id VARCHAR, is_latest BOOLEAN, is_delete_marker BOOLEAN, bad BOOLEAN)"
         )
         scan = self.s3.root_prefix + (f"{self.s3._leaf}/" if self.s3.single_asset else "")
-        db.execute("BEGIN")
         for entry in self.manifest.files:
-            batch: list[Row] = []
-            for row in self._normalized(self._rows(entry), scan, str(entry.get("key", ""))):
-                batch.append(row)
-                if len(batch) >= INSERT_BATCH:
-                    db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
-                    batch = []
-            db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
-        db.execute("CREATE INDEX rows_by_asset ON rows (asset, key)")
-        db.execute("COMMIT")
+            self._insert(db, entry, scan)
+        db.execute(
+            "CREATE TABLE objects AS SELECT asset, key, size, etag, modified, version_id, is_latest, is_delete_marker"
+            " FROM rows ORDER BY asset, key, modified DESC NULLS LAST"
+        )
+        db.execute("DROP TABLE rows")
+        db.execute("CHECKPOINT")
+        db.execute("SET preserve_insertion_order = true")  # the assets are streamed out in order
+        (self.rows_read,) = db.execute("SELECT count(*) FROM objects").fetchone()
         self._db = db
         return db
 
@@ -353,20 +495,30 @@ class InventorySource:
 
     def asset_names(self) -> Iterator[str]:
         db = self._load()
-        current = "is_latest = 1 AND is_delete_marker = 0"
+        current = "is_latest AND NOT is_delete_marker"
         if self.s3.single_asset:
             assert self.s3._leaf is not None
+            self._names = {self.s3._leaf}
             yield self.s3._leaf
             return
-        root = db.execute(f"SELECT key, size, etag, last_modified, version_id FROM rows WHERE asset = '' AND {current}")
-        self._root_objects = [ObjectInfo(r[0], r[1], r[2], _parse(r[3]), r[4]) for r in sorted(root)]
-        names = [r[0] for r in db.execute(f"SELECT DISTINCT asset FROM rows WHERE asset != '' AND {current}")]
+        with self._lock:
+            root = db.execute(
+                f"SELECT key, size, etag, modified, version_id FROM objects WHERE asset = '' AND {current} ORDER BY key"
+            ).fetchall()
+            names = [
+                r[0]
+                for r in db.execute(
+                    f"SELECT DISTINCT asset FROM objects WHERE asset != '' AND {current} ORDER BY asset"
+                ).fetchall()
+            ]
+        self._root_objects = [ObjectInfo(r[0], r[1], r[2], _time(r[3]), r[4]) for r in root]
         if self.s3.root_prefix and not names and any(o.key == "data_description.json" for o in self._root_objects):
             raise InventoryError(
                 f"{self.label}: this prefix is an asset (it holds data_description.json); with --inventory give "
                 "the prefix that holds it"
             )
-        yield from sorted(names)
+        self._names = set(names)
+        yield from names
 
     def root_objects(self) -> list[ObjectInfo]:
         return self._root_objects
@@ -374,16 +526,65 @@ class InventorySource:
     def root_errors(self) -> list[ReadError]:
         return []
 
+    def _groups(self) -> Iterator[tuple[str, list[ObjectInfo]]]:
+        """Every asset's rows, in asset order, streamed from the sorted table in Arrow batches."""
+        db = self._load()
+        cursor = db.cursor()
+        query = (
+            "SELECT asset, key, size, etag, modified, version_id, is_latest, is_delete_marker FROM objects"
+            " WHERE asset != '' ORDER BY asset, key, modified DESC NULLS LAST"
+        )
+        relation = cursor.sql(query)
+        # DuckDB 2 names it to_arrow_reader; 1.x record_batch
+        reader = (
+            relation.to_arrow_reader(STREAM_BATCH)
+            if hasattr(relation, "to_arrow_reader")
+            else relation.record_batch(STREAM_BATCH)
+        )
+        current: str | None = None
+        infos: list[ObjectInfo] = []
+        for batch in reader:
+            cols = [batch.column(i).to_pylist() for i in range(8)]
+            for asset, key, size, etag, modified, version, latest, marker in zip(*cols, strict=True):
+                if asset != current:
+                    if current is not None:
+                        yield current, infos
+                    current, infos = asset, []
+                infos.append(ObjectInfo(key, size, etag, _time(modified), version, latest, marker))
+        if current is not None:
+            yield current, infos
+
+    def _rows_of(self, name: str) -> list[ObjectInfo]:
+        """The asset's rows: from the stream when asked in order (the engine asks in name order,
+        a few at a time), else by a query of its own."""
+        with self._lock:
+            if name in self._ahead:
+                return self._ahead.pop(name)
+            if self._stream is None:
+                self._stream = self._groups()
+            for asset, infos in self._stream:
+                if asset == name:
+                    return infos
+                if asset in self._names:  # asked for soon, by another thread
+                    self._ahead[asset] = infos
+                    if len(self._ahead) > AHEAD_LIMIT:
+                        self._ahead.pop(next(iter(self._ahead)))
+                if asset > name:
+                    break
+            rows = (
+                self._load()
+                .execute(
+                    "SELECT key, size, etag, modified, version_id, is_latest, is_delete_marker FROM objects"
+                    " WHERE asset = ? ORDER BY key, modified DESC NULLS LAST",
+                    (name,),
+                )
+                .fetchall()
+            )
+        return [ObjectInfo(r[0], r[1], r[2], _time(r[3]), r[4], bool(r[5]), bool(r[6])) for r in rows]
+
     def load_asset(self, name: str) -> Asset:
         asset = Asset(name)
-        db = self._load()
-        with self._lock:
-            rows = db.execute(
-                "SELECT key, size, etag, last_modified, version_id, is_latest, is_delete_marker FROM rows"
-                " WHERE asset = ? ORDER BY key",
-                (name,),
-            ).fetchall()
-        infos = [ObjectInfo(r[0], r[1], r[2], _parse(r[3]), r[4], bool(r[5]), bool(r[6])) for r in rows]
+        infos = self._rows_of(name)
         if self.wants_versions and self.manifest.has_versions:
             asset.versions = infos
         asset.objects = [o for o in infos if o.is_latest and not o.is_delete_marker]
@@ -400,26 +601,16 @@ class InventorySource:
         return self.s3.requests
 
 
-class _HashingReader(io.RawIOBase):
-    """Feeds what is read through a hash (the manifest's MD5 of each data file)."""
-
-    def __init__(self, raw: IO[bytes], digest: Any) -> None:
-        self.raw = raw
-        self.digest = digest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.digest.update(data)
-        return n
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def _parse(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
+def _time(us: int | None) -> dt.datetime | None:
+    return _EPOCH + dt.timedelta(microseconds=us) if us is not None else None
+
+
+def _suffix(key: str) -> str:
+    name = key.rsplit("/", 1)[-1]
+    return name[name.index(".") :] if "." in name else ""
 
 
 def _split(url: str) -> tuple[str, str]:
@@ -433,8 +624,8 @@ def _describe(exc: BaseException) -> str:
     return describe_error(exc)
 
 
-def _cleanup(folder: Path, connections: list[sqlite3.Connection]) -> None:
+def _cleanup(folder: Path, connections: list[Any]) -> None:
     for db in connections:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(Exception):
             db.close()
     shutil.rmtree(folder, ignore_errors=True)

@@ -282,3 +282,22 @@ def close_all() -> None:
 
 
 atexit.register(close_all)
+
+_inherited: list[Pool] = []
+"""A forked child's copies of its parent's pools: never used (their workers' pipes belong to the
+parent) and never closed (that would stop the parent's workers), only kept from being collected."""
+
+
+def _forget_pools_in_child() -> None:
+    """A worker process forked from the driver starts its own validation workers: two processes
+    writing to one worker's pipe would mix their requests."""
+    global _pools_lock
+    _inherited.extend(_pools.values())
+    _pools.clear()
+    _credit.clear()
+    _floor[0] = 0.0
+    _pools_lock = threading.Lock()  # another thread of the parent may have held it
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
