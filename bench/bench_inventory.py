@@ -7,7 +7,8 @@ assets of 12 objects each, then measures, each in a fresh process:
 (d) DuckDB alone: read every data file, decode the keys and count the objects of each asset
     (``GROUP BY`` the first key part): the floor of reading the report;
 (e) ``aind-bucket-lint check s3://BUCKET --inventory manifest.json --select N,L301,L302,L303,I4`` (names,
-    layout, immutability: no GET), a jsonl report to /dev/null.
+    layout, immutability: no GET), a jsonl report to /dev/null;
+(f) the same with ``--ledger`` (a first run: it fills the ledger), and the ledger's size.
 
 For each: seconds, peak memory (``ru_maxrss``) and peak disk of its temporary folder (sampled).
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -109,7 +111,7 @@ def duckdb_floor(manifest: str) -> dict[str, Any]:
     return {"seconds": seconds, "assets": assets, "objects": int(objects), **_usage()}
 
 
-def lint(manifest: str) -> dict[str, Any]:
+def lint(manifest: str, ledger: str | None = None) -> dict[str, Any]:
     from linter.cli import main
 
     args = [
@@ -124,6 +126,8 @@ def lint(manifest: str) -> dict[str, Any]:
     ]
     args += ["--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1", "-q", "--format", "jsonl"]
     args += ["--output", os.devnull]
+    if ledger is not None:
+        args += ["--ledger", ledger]
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_EC2_METADATA_DISABLED="true")
     began = time.perf_counter()
     code = main(args)
@@ -188,13 +192,24 @@ def main(argv: list[str] | None = None) -> int:
             size = sum(p.stat().st_size for p in (folder / "data").iterdir()) / 1e6
             d = measure(duckdb_floor, str(manifest), Path(tmp) / "scratch")
             e = measure(lint, str(manifest), Path(tmp) / "scratch")
+            ledger = Path(tmp) / f"ledger-{n}" / "ledger.sqlite"
+            ledger.parent.mkdir()
+            f = measure(functools.partial(lint, ledger=str(ledger)), str(manifest), Path(tmp) / "scratch")
+            f["ledger_mb"] = sum(p.stat().st_size for p in ledger.parent.iterdir()) / 1e6
             print(f"\n{n:,} objects ({d['assets']:,} assets), report {size:.0f} MB of CSV.gz:")
             print(f"  (d) DuckDB reads and groups it   {d['seconds']:7.2f} s  peak {d['maxrss_mb']:6.0f} MB")
             print(
                 f"  (e) lint N,L301-L303,I4 from it {e['seconds']:7.2f} s  peak {e['maxrss_mb']:6.0f} MB  "
                 f"temp disk {e['disk_mb']:7.1f} MB ({1e6 * e['disk_mb'] / n:.0f} B/object)"
             )
-            print(f"  (e)/(d) = {e['seconds'] / d['seconds']:.2f}   (aim <= 3)")
+            print(
+                f"  (f) the same, with --ledger     {f['seconds']:7.2f} s  peak {f['maxrss_mb']:6.0f} MB  "
+                f"ledger {f['ledger_mb']:7.1f} MB ({1e6 * f['ledger_mb'] / n:.0f} B/object)"
+            )
+            print(
+                f"  (e)/(d) = {e['seconds'] / d['seconds']:.2f}   (aim <= 3)   "
+                f"(f)/(d) = {f['seconds'] / d['seconds']:.2f}"
+            )
             rows.append((n, d, e))
             shutil.rmtree(folder, ignore_errors=True)
     if len(rows) >= 2:

@@ -261,3 +261,26 @@ def test_beyond_the_pool_limit_the_pool_cheapest_to_restart_is_closed(monkeypatc
         assert third.closed and not dear.closed
     finally:
         workers.close_all()
+
+
+def _pools_in_a_forked_child() -> list[str]:
+    return sorted(workers._pools)
+
+
+def test_a_forked_child_starts_its_own_validation_workers() -> None:
+    """The processes executor forks its workers from the driver. A driver whose release workers
+    are running must not lend them to its children (two processes writing to one worker's pipe
+    would mix their requests): a forked child sees no pool, and the driver's workers go on
+    serving the driver."""
+    import multiprocessing
+
+    try:
+        pool = workers.pool("installed", Path(sys.executable))
+        assert pool.request(SUBJECT, "{}")[0]["class"] == "Subject"
+        driver = [w.pid for w in pool.workers]
+        with multiprocessing.get_context("fork").Pool(1) as child:
+            assert child.apply(_pools_in_a_forked_child) == []
+        assert list(workers._pools) == ["installed"] and [w.pid for w in pool.workers] == driver
+        assert pool.request(SUBJECT, "{}")[0]["class"] == "Subject"
+    finally:
+        workers.close_all()
