@@ -20,13 +20,14 @@ once with a clear error instead of interleaving with the first.
 Tables (``sqlite3 LEDGER``): ``runs``, ``assets``, ``asset_objects``, and the view
 ``object_history`` (one row per key, with its asset's name and its effective last sighting).
 
-Per-object records are compact (schema 2): one ``asset_objects`` row per asset holds all its
-keys as one zlib-compressed JSON array (keys relative to the asset, times as integer
-microseconds, trailing empty fields left out), rewritten only when the asset's listing digest
-changes; an unchanged asset costs one update of its ``assets`` row. The blob is in the format
-of SQLite's ``sqlar_uncompress(data, size)`` (built into the ``sqlite3`` shell), which the view
-uses; :func:`connect` registers it for Python. A schema 1 ledger (one ``objects`` row per key)
-is migrated when opened, in one transaction.
+Per-object records are compact (schema 2): an ``asset_objects`` row per asset (per
+``CHUNK_KEYS`` keys of a large one) holds its keys as one zlib-compressed JSON array (keys
+relative to the asset, times as integer microseconds, trailing empty fields left out),
+rewritten only when the asset's listing digest changes; an unchanged asset costs one update of
+its ``assets`` row. The blob is in the format of SQLite's ``sqlar_uncompress(data, size)``
+(built into the ``sqlite3`` shell), which the view uses; :func:`connect` registers it for
+Python. A schema 1 ledger (one ``objects`` row per key) is migrated when opened, in one
+transaction.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ SCHEMA_VERSION = 2
 APPLICATION = "aind-bucket-lint ledger"
 BATCH_ASSETS = 64
 BATCH_SECONDS = 1.0
+CHUNK_KEYS = 10_000
+"""Keys per ``asset_objects`` row: bounds a blob (some 400 kB) and what one read decompresses."""
 
 
 def _iso_sql(value: str) -> str:
@@ -120,11 +123,13 @@ CREATE TABLE IF NOT EXISTS content_verdicts (
 
 _ASSET_OBJECTS = """
 CREATE TABLE IF NOT EXISTS asset_objects (
-    asset_id INTEGER PRIMARY KEY REFERENCES assets (id),
+    asset_id INTEGER NOT NULL REFERENCES assets (id),
+    chunk INTEGER NOT NULL,
     keys INTEGER NOT NULL,
     live INTEGER NOT NULL,
     raw_size INTEGER NOT NULL,
-    records BLOB NOT NULL
+    records BLOB NOT NULL,
+    PRIMARY KEY (asset_id, chunk)
 )"""
 
 _SCHEMA = _TABLES + _ASSET_OBJECTS + ";" + _OBJECT_HISTORY + ";"
@@ -248,11 +253,18 @@ def _row(
     return row[:n]
 
 
-def encode_records(rows: list[Row]) -> tuple[int, bytes]:
-    """(raw size, blob) of an asset's entries, sorted by key: zlib unless that is no smaller."""
-    raw = json.dumps(sorted(rows, key=lambda r: r[0]), ensure_ascii=False, separators=(",", ":")).encode()
-    packed = zlib.compress(raw, 6)
-    return len(raw), packed if len(packed) < len(raw) else raw
+def encode_records(rows: list[Row]) -> list[tuple[int, int, int, int, bytes]]:
+    """An asset's entries, sorted by key, as (chunk, keys, live keys, raw size, blob) of at most
+    ``CHUNK_KEYS`` keys each; a blob is zlib unless that is no smaller."""
+    rows = sorted(rows, key=lambda r: r[0])
+    out = []
+    for chunk, start in enumerate(range(0, len(rows), CHUNK_KEYS)):
+        part = rows[start : start + CHUNK_KEYS]
+        raw = json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode()
+        packed = zlib.compress(raw, 6)
+        live = sum(1 for r in part if len(r) < 8)  # the last field, gone_since, is set once gone
+        out.append((chunk, len(part), live, len(raw), packed if len(packed) < len(raw) else raw))
+    return out
 
 
 def decode_records(blob: bytes, raw_size: int, last_seen: dt.datetime) -> dict[str, ObjectRecord]:
@@ -404,10 +416,9 @@ def _migrate(db: sqlite3.Connection, path: Path, version: int) -> None:
                 " FROM objects ORDER BY asset_id, key"
             )
             for asset_id, group in itertools.groupby(rows, key=lambda r: r[0]):
-                entries, live = [], 0
+                entries = []
                 for _, key, etag, size, modified, version_id, first, last, gone in group:
                     if gone is None:
-                        live += 1
                         entries.append(_row(key, etag, size, _us(_dt(modified)), _us(_dt(first)), version_id))
                     else:
                         entries.append(
@@ -416,10 +427,10 @@ def _migrate(db: sqlite3.Connection, path: Path, version: int) -> None:
                         )  # fmt: skip
                 if asset_id not in assets:
                     continue  # keys of no asset: nothing could read them
-                raw_size, blob = encode_records(entries)
-                db.execute(
-                    "INSERT INTO asset_objects (asset_id, keys, live, raw_size, records) VALUES (?, ?, ?, ?, ?)",
-                    (asset_id, len(entries), live, raw_size, blob),
+                db.executemany(
+                    "INSERT INTO asset_objects (asset_id, chunk, keys, live, raw_size, records)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(asset_id, *c) for c in encode_records(entries)],
                 )
             db.execute("DROP VIEW IF EXISTS object_history")
             db.execute("DROP TABLE objects")
@@ -579,16 +590,18 @@ class TargetLedger:
                 " listing_digest, verdict_fingerprint, verdicts FROM assets WHERE root = ? AND name = ?",
                 (self.root, name),
             ).fetchone()
-            blob = (
-                self._db.execute("SELECT records, raw_size FROM asset_objects WHERE asset_id = ?", (row[0],)).fetchone()
+            chunks = (
+                self._db.execute(
+                    "SELECT records, raw_size FROM asset_objects WHERE asset_id = ? ORDER BY chunk", (row[0],)
+                ).fetchall()
                 if row
-                else None
+                else []
             )
         if row is None:
             history = None
         else:
             parse = dt.datetime.fromisoformat
-            records = self._decode(blob, parse(row[2])) if blob is not None else {}
+            records = self._decode(chunks, parse(row[2]))
             history = AssetHistory(
                 name,
                 parse(row[1]),
@@ -607,9 +620,12 @@ class TargetLedger:
             self._histories[name] = history
         return history
 
-    def _decode(self, blob: tuple[bytes, int], last_seen: dt.datetime) -> dict[str, ObjectRecord]:
+    def _decode(self, chunks: list[tuple[bytes, int]], last_seen: dt.datetime) -> dict[str, ObjectRecord]:
         try:
-            return decode_records(blob[0], blob[1], last_seen)
+            records: dict[str, ObjectRecord] = {}
+            for blob, raw_size in chunks:
+                records.update(decode_records(blob, raw_size, last_seen))
+            return records
         except (zlib.error, ValueError, TypeError, IndexError) as exc:  # a blob SQLite read intact but not ours
             raise LedgerError(
                 f"{self.path}: the file is damaged; restore it from a backup or give a new --ledger "
@@ -656,8 +672,8 @@ class TargetLedger:
         present = set(listed)
         with self._mutex:
             rows = self._db.execute(
-                "SELECT a.name, a.last_seen, a.gone_since, coalesce(o.live, 0) FROM assets a"
-                " LEFT JOIN asset_objects o ON o.asset_id = a.id WHERE a.root = ?",
+                "SELECT a.name, a.last_seen, a.gone_since, coalesce(sum(o.live), 0) FROM assets a"
+                " LEFT JOIN asset_objects o ON o.asset_id = a.id WHERE a.root = ? GROUP BY a.id",
                 (self.root,),
             ).fetchall()
             gone = [r for r in rows if r[0] not in present]
@@ -751,10 +767,10 @@ class TargetLedger:
         if h is None:
             # not read by this run (never recorded, as a rule): what the ledger holds is merged
             known = db.execute(
-                "SELECT a.last_seen, o.records, o.raw_size FROM assets a LEFT JOIN asset_objects o"
-                " ON o.asset_id = a.id WHERE a.root = ? AND a.name = ?",
+                "SELECT a.last_seen, o.records, o.raw_size FROM assets a JOIN asset_objects o"
+                " ON o.asset_id = a.id WHERE a.root = ? AND a.name = ? ORDER BY o.chunk",
                 (self.root, p.asset.name),
-            ).fetchone()
+            ).fetchall()
             cur = db.execute(
                 "INSERT INTO assets (root, name, first_seen, last_seen, first_object_at, sealed_at, sealed_seen,"
                 " listing_digest, verdict_fingerprint, verdicts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -762,9 +778,7 @@ class TargetLedger:
                 (self.root, p.asset.name, now, now, *values),
             )
             (asset_id,) = cur.fetchone()
-            old = {}
-            if known is not None and known[1] is not None:
-                old = self._decode((known[1], known[2]), parse_ts(known[0]))
+            old = self._decode([(k[1], k[2]) for k in known], parse_ts(known[0][0])) if known else {}
         else:
             asset_id = h.asset_id
             db.execute(
@@ -775,20 +789,16 @@ class TargetLedger:
             if h.listing_digest == p.digest:
                 return  # same listing as last time: the keys' sightings follow the asset's last_seen
             old = h.records
-        rows, live = merge_records(old, p.asset.objects, self.now)
-        raw_size, blob = encode_records(rows)
-        db.execute(
-            "INSERT OR REPLACE INTO asset_objects (asset_id, keys, live, raw_size, records) VALUES (?, ?, ?, ?, ?)",
-            (asset_id, len(rows), live, raw_size, blob),
+        db.execute("DELETE FROM asset_objects WHERE asset_id = ?", (asset_id,))
+        db.executemany(
+            "INSERT INTO asset_objects (asset_id, chunk, keys, live, raw_size, records) VALUES (?, ?, ?, ?, ?, ?)",
+            [(asset_id, *c) for c in encode_records(merge_records(old, p.asset.objects, self.now))],
         )
 
 
-def merge_records(
-    old: dict[str, ObjectRecord], listed: Iterable[ObjectInfo], now: dt.datetime
-) -> tuple[list[Row], int]:
+def merge_records(old: dict[str, ObjectRecord], listed: Iterable[ObjectInfo], now: dt.datetime) -> list[Row]:
     """An asset's entries after a sighting at ``now``: a listed key keeps its first record (a new
-    one is recorded as listed); a recorded key no longer listed is gone since now, and stays so.
-    Returns the entries and how many keys are still listed."""
+    one is recorded as listed); a recorded key no longer listed is gone since now, and stays so."""
     now_us = _us(now)
     rows: list[Row] = []
     seen = set()
@@ -799,7 +809,6 @@ def merge_records(
             rows.append(_row(o.key, o.etag, o.size, _us(o.last_modified), now_us, o.version_id))
         else:
             rows.append(_row(o.key, rec.etag, rec.size, _us(rec.last_modified), _us(rec.first_seen), rec.version_id))
-    live = len(rows)
     for key, rec in old.items():
         if key in seen:
             continue
@@ -810,8 +819,7 @@ def merge_records(
             rows.append(_row(*base, _us(rec.last_seen), now_us))
         else:  # seen by this very run already (as schema 1 did: not gone before a later run)
             rows.append(_row(*base))
-            live += 1
-    return rows, live
+    return rows
 
 
 def parse_ts(value: str) -> dt.datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from linter.ledger import Ledger, connect
+from linter.ledger import CHUNK_KEYS, Ledger, ObjectRecord, connect
+from linter.sources import Asset, ObjectInfo
 from tests.conftest import REPO, make_tree, run_cli
 from tests.fixtures import dump, subject_v2
 from tests.s3_audit_helpers import asset_files, put_files, recorded_requests, s3_cli
@@ -321,3 +323,64 @@ def test_the_object_history_view_in_the_sqlite3_shell(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip
     assert out == f"{RAW}|a.txt|1|1\n{RAW}|sub/b.txt|2|1\n"
+
+
+def test_a_large_asset_is_kept_in_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    keys = [f"data/chunk_{i:06d}.bin" for i in range(CHUNK_KEYS * 2 + 1)]
+    modified = dt.datetime(2024, 1, 1, 12, 0, 0, 250000, tzinfo=dt.UTC)
+    first_night, second_night = dt.datetime(2024, 2, 1, tzinfo=dt.UTC), dt.datetime(2024, 2, 2, tzinfo=dt.UTC)
+    with Ledger(path, now=first_night) as led:
+        target = led.target("s3://b/", dt.timedelta(hours=48))
+        assert target.history(RAW) is None
+        target.record(Asset(RAW, [ObjectInfo(k, i, f"e{i}", modified) for i, k in enumerate(keys)]))
+        target.finish()
+    with Ledger(path, now=second_night) as led:  # the last key is gone, one is rewritten
+        target = led.target("s3://b/", dt.timedelta(hours=48))
+        history = target.history(RAW)
+        assert history is not None and len(history.records) == len(keys)
+        assert history.records[keys[7]] == ObjectRecord(keys[7], "e7", 7, modified, None, first_night, first_night)
+        target.record(
+            Asset(RAW, [ObjectInfo(k, 0 if i == 3 else i, f"e{i}", modified) for i, k in enumerate(keys[:-1])])
+        )
+        target.finish()
+        assert [(v.name, v.keys) for v in led.target("s3://b/", dt.timedelta(hours=48)).vanished([])] == [
+            (RAW, len(keys) - 1)
+        ]
+        history = led.target("s3://b/", dt.timedelta(hours=48)).history(RAW)
+    assert history is not None
+    assert history.records[keys[-1]] == ObjectRecord(
+        keys[-1], f"e{len(keys) - 1}", len(keys) - 1, modified, None, first_night, first_night, second_night
+    )
+    assert history.records[keys[3]].size == 3  # the first record stays
+    db = read_only(path)
+    assert db.execute("SELECT chunk, keys, live FROM asset_objects ORDER BY chunk").fetchall() == [
+        (0, CHUNK_KEYS, CHUNK_KEYS),
+        (1, CHUNK_KEYS, CHUNK_KEYS),
+        (2, 1, 0),
+    ]
+    assert db.execute("SELECT count(*), min(last_modified), max(last_modified) FROM object_history").fetchone() == (
+        len(keys),
+        "2024-01-01T12:00:00.250000+00:00",
+        "2024-01-01T12:00:00.250000+00:00",
+    )
+    assert db.execute(
+        "SELECT key, first_seen, last_seen, gone_since FROM object_history WHERE gone_since IS NOT NULL"
+    ).fetchall() == [(keys[-1], first_night.isoformat(), first_night.isoformat(), second_night.isoformat())]
+
+
+def test_a_damaged_record_blob_is_a_clear_error(tmp_path: Path) -> None:
+    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a"})
+    path = tmp_path / "ledger.sqlite"
+    assert run_cli("check", str(bucket), "--select", "I4", "--ledger", str(path)).code == 0
+    db = sqlite3.connect(path)
+    db.execute("UPDATE asset_objects SET records = x'78deadbeef', raw_size = 100")
+    db.commit()
+    db.close()
+    res = run_cli("check", str(bucket), "--select", "I4", "--ledger", str(path))
+    assert res.code == 2  # the run stops at the asset, as on a damaged page
+    assert res.err.splitlines()[-1] == (
+        f"aind-bucket-lint: {path}: the file is damaged; restore it from a backup or give a new --ledger "
+        "(an asset's object records cannot be read: Error -3 while decompressing data: incorrect header check)"
+    )
+    assert "Traceback" not in res.err
