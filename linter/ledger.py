@@ -227,7 +227,8 @@ def add_functions(db: sqlite3.Connection) -> None:
 
 def connect(path: str | Path, *, read_only: bool = True) -> sqlite3.Connection:
     """A connection to a ledger on which ``object_history`` works: for scripts and notebooks."""
-    db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True) if read_only else sqlite3.connect(path)
+    uri = Path(path).resolve().as_uri() + "?mode=ro"  # as_uri escapes a '?', '#' or '%' in the path
+    db = sqlite3.connect(uri, uri=True) if read_only else sqlite3.connect(path)
     add_functions(db)
     return db
 
@@ -803,6 +804,8 @@ def merge_records(old: dict[str, ObjectRecord], listed: Iterable[ObjectInfo], no
     rows: list[Row] = []
     seen = set()
     for o in listed:
+        if o.key in seen:  # listed twice: recorded once
+            continue
         seen.add(o.key)
         rec = old.get(o.key)
         if rec is None:

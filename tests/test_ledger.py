@@ -313,8 +313,12 @@ def test_a_damaged_schema_1_ledger_fails_its_migration_cleanly(tmp_path: Path) -
 
 def test_the_object_history_view_in_the_sqlite3_shell(tmp_path: Path) -> None:
     bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a", f"{RAW}/sub/b.txt": "bb"})
-    path = tmp_path / "ledger.sqlite"
+    path = tmp_path / "night #1 ?100%.sqlite"  # what a URI would misread
     assert run_cli("check", str(bucket), "--select", "I", "--ledger", str(path)).code == 0
+    assert read_only(path).execute("SELECT key FROM object_history ORDER BY key").fetchall() == [
+        ("a.txt",),
+        ("sub/b.txt",),
+    ]
     shell = shutil.which("sqlite3")
     if shell is None:
         pytest.skip("no sqlite3 shell")
