@@ -13,7 +13,7 @@ never marked fixed, and the next complete audit compares with the last complete 
 audit, complete or not, gets a line in ``audits`` (what ``aind-bucket-lint history`` prints
 and the reports' trend).
 
-These tables live beside the ledger's own (``runs``, ``assets``, ``objects``) and are created
+These tables live beside the ledger's own (``runs``, ``assets``, ``asset_objects``) and are created
 on first use, so a ledger written before them gains them on its next audit:
 
 - ``audits``: one row per audit of a root: times, completeness, counts, new, fixed.

@@ -17,8 +17,17 @@ moment (kill -9) leaves a ledger holding every batch committed before, and nothi
 written. An advisory lock on ``<ledger>.lock`` makes a second run on the same ledger fail at
 once with a clear error instead of interleaving with the first.
 
-Tables (``sqlite3 LEDGER``): ``runs``, ``assets``, ``objects``, and the view
-``object_history`` (objects with their asset's name and their effective last sighting).
+Tables (``sqlite3 LEDGER``): ``runs``, ``assets``, ``asset_objects``, and the view
+``object_history`` (one row per key, with its asset's name and its effective last sighting).
+
+Per-object records are compact (schema 2): an ``asset_objects`` row per asset (per
+``CHUNK_KEYS`` keys of a large one) holds its keys as one zlib-compressed JSON array (keys
+relative to the asset, times as integer microseconds, trailing empty fields left out),
+rewritten only when the asset's listing digest changes; an unchanged asset costs one update of
+its ``assets`` row. The blob is in the format of SQLite's ``sqlar_uncompress(data, size)``
+(built into the ``sqlite3`` shell), which the view uses; :func:`connect` registers it for
+Python. A schema 1 ledger (one ``objects`` row per key) is migrated when opened, in one
+transaction.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import itertools
 import json
 import os
 import pickle
@@ -35,6 +45,7 @@ import socket
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,14 +53,41 @@ from typing import IO, Any, TypeVar
 
 from linter import __version__
 from linter.findings import Finding, Severity
-from linter.sources import Asset
+from linter.sources import Asset, ObjectInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION = "aind-bucket-lint ledger"
 BATCH_ASSETS = 64
 BATCH_SECONDS = 1.0
+CHUNK_KEYS = 10_000
+"""Keys per ``asset_objects`` row: bounds a blob (some 400 kB) and what one read decompresses."""
 
-_SCHEMA = """
+
+def _iso_sql(value: str) -> str:
+    """SQL turning integer microseconds since the epoch into the ISO text of ``_ts``."""
+    return (
+        f"CASE WHEN {value} IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%S', {value} / 1000000, 'unixepoch')"
+        f" || CASE WHEN {value} % 1000000 THEN printf('.%06d', {value} % 1000000) ELSE '' END || '+00:00' END"
+    )
+
+
+def _field(i: int) -> str:
+    return f"json_extract(r.value, '$[{i}]')"
+
+
+# one JSON array per key: [key, etag, size, last_modified, first_seen, version_id, last_seen, gone_since]
+# (times in microseconds; trailing nulls left out; last_seen only once the key is gone)
+_OBJECT_HISTORY = f"""
+CREATE VIEW IF NOT EXISTS object_history AS
+    SELECT a.root, a.name AS asset, {_field(0)} AS key, {_field(1)} AS etag, {_field(2)} AS size,
+           {_iso_sql(_field(3))} AS last_modified, {_field(5)} AS version_id, {_iso_sql(_field(4))} AS first_seen,
+           CASE WHEN {_field(7)} IS NULL THEN a.last_seen ELSE {_iso_sql(_field(6))} END AS last_seen,
+           {_iso_sql(_field(7))} AS gone_since
+    FROM asset_objects o JOIN assets a ON a.id = o.asset_id,
+         json_each(CAST(sqlar_uncompress(o.records, o.raw_size) AS TEXT)) r
+"""
+
+_TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -74,18 +112,6 @@ CREATE TABLE IF NOT EXISTS assets (
     verdicts TEXT,
     UNIQUE (root, name)
 );
-CREATE TABLE IF NOT EXISTS objects (
-    asset_id INTEGER NOT NULL REFERENCES assets (id),
-    key TEXT NOT NULL,
-    etag TEXT,
-    size INTEGER NOT NULL,
-    last_modified TEXT,
-    version_id TEXT,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    gone_since TEXT,
-    PRIMARY KEY (asset_id, key)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS content_verdicts (
     identity TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -93,14 +119,23 @@ CREATE TABLE IF NOT EXISTS content_verdicts (
     first_seen TEXT NOT NULL,
     PRIMARY KEY (identity, key)
 ) WITHOUT ROWID;
-CREATE VIEW IF NOT EXISTS object_history AS
-    SELECT a.root, a.name AS asset, o.key, o.etag, o.size, o.last_modified, o.version_id, o.first_seen,
-           CASE WHEN o.gone_since IS NULL THEN a.last_seen ELSE o.last_seen END AS last_seen, o.gone_since
-    FROM objects o JOIN assets a ON a.id = o.asset_id;
 """
 
+_ASSET_OBJECTS = """
+CREATE TABLE IF NOT EXISTS asset_objects (
+    asset_id INTEGER NOT NULL REFERENCES assets (id),
+    chunk INTEGER NOT NULL,
+    keys INTEGER NOT NULL,
+    live INTEGER NOT NULL,
+    raw_size INTEGER NOT NULL,
+    records BLOB NOT NULL,
+    PRIMARY KEY (asset_id, chunk)
+)"""
 
-_CONTENT_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS content_verdicts") :].split(";")[0]
+_SCHEMA = _TABLES + _ASSET_OBJECTS + ";" + _OBJECT_HISTORY + ";"
+
+
+_CONTENT_TABLE = _TABLES[_TABLES.index("CREATE TABLE IF NOT EXISTS content_verdicts") :].split(";")[0]
 _SAFE_MODULES = ("builtins", "datetime", "collections", "enum")
 
 
@@ -163,6 +198,95 @@ def _ts(value: dt.datetime | None) -> str | None:
 
 def _dt(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICRO = dt.timedelta(microseconds=1)
+
+
+def _us(value: dt.datetime | None) -> int | None:
+    """A time as integer microseconds since the epoch (a naive time is UTC, as in ``_ts``)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return (value - _EPOCH) // _MICRO
+
+
+def sqlar_uncompress(data: bytes | None, size: int | None) -> bytes | None:
+    """SQLite's ``sqlar_uncompress``: ``data`` is zlib-compressed unless it is ``size`` bytes long."""
+    if data is None or size is None:
+        return None
+    return data if len(data) == size else zlib.decompress(data)
+
+
+def add_functions(db: sqlite3.Connection) -> None:
+    """Register what the ``object_history`` view needs (the ``sqlite3`` shell has it built in)."""
+    db.create_function("sqlar_uncompress", 2, sqlar_uncompress, deterministic=True)
+
+
+def connect(path: str | Path, *, read_only: bool = True) -> sqlite3.Connection:
+    """A connection to a ledger on which ``object_history`` works: for scripts and notebooks."""
+    uri = Path(path).resolve().as_uri() + "?mode=ro"  # as_uri escapes a '?', '#' or '%' in the path
+    db = sqlite3.connect(uri, uri=True) if read_only else sqlite3.connect(path)
+    add_functions(db)
+    return db
+
+
+Row = tuple[Any, ...]
+
+
+def _row(
+    key: str,
+    etag: str | None,
+    size: int,
+    last_modified: int | None,
+    first_seen: int | None,
+    version_id: str | None = None,
+    last_seen: int | None = None,
+    gone_since: int | None = None,
+) -> Row:
+    """One key's entry in an asset's blob, without its trailing empty fields."""
+    row: Row = (key, etag, size, last_modified, first_seen, version_id, last_seen, gone_since)
+    n = len(row)
+    while n > 5 and row[n - 1] is None:
+        n -= 1
+    return row[:n]
+
+
+def encode_records(rows: list[Row]) -> list[tuple[int, int, int, int, bytes]]:
+    """An asset's entries, sorted by key, as (chunk, keys, live keys, raw size, blob) of at most
+    ``CHUNK_KEYS`` keys each; a blob is zlib unless that is no smaller."""
+    rows = sorted(rows, key=lambda r: r[0])
+    out = []
+    for chunk, start in enumerate(range(0, len(rows), CHUNK_KEYS)):
+        part = rows[start : start + CHUNK_KEYS]
+        raw = json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode()
+        packed = zlib.compress(raw, 6)
+        live = sum(1 for r in part if len(r) < 8)  # the last field, gone_since, is set once gone
+        out.append((chunk, len(part), live, len(raw), packed if len(packed) < len(raw) else raw))
+    return out
+
+
+def decode_records(blob: bytes, raw_size: int, last_seen: dt.datetime) -> dict[str, ObjectRecord]:
+    """An asset's records from its blob; a key still listed was last seen with its asset."""
+    times: dict[int | None, dt.datetime | None] = {None: None}  # the keys of one audit share their times
+
+    def when(us: int | None) -> dt.datetime | None:
+        t = times.get(us)
+        if t is None and us is not None:
+            t = times[us] = _EPOCH + dt.timedelta(microseconds=us)
+        return t
+
+    out = {}
+    for r in json.loads(sqlar_uncompress(blob, raw_size) or b"[]"):
+        n = len(r)
+        gone = r[7] if n > 7 else None
+        out[r[0]] = ObjectRecord(
+            r[0], r[1], r[2], when(r[3]), r[5] if n > 5 else None, when(r[4]) or last_seen,
+            (when(r[6]) or last_seen) if gone is not None else last_seen, when(gone),
+        )  # fmt: skip
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +421,56 @@ def _lock_file(fh: IO[str]) -> None:
     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+def _migrate(db: sqlite3.Connection, path: Path, version: int) -> None:
+    """Bring a schema 1 ledger (one ``objects`` row per key) to this schema, in one transaction:
+    a migration that fails leaves the ledger as it was, and says why."""
+    if version != 1:
+        raise LedgerError(f"{path}: ledger schema {version} is not one this aind-bucket-lint can read or migrate")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(_ASSET_OBJECTS)
+            assets = {i for (i,) in db.execute("SELECT id FROM assets")}
+            rows = db.execute(
+                "SELECT asset_id, key, etag, size, last_modified, version_id, first_seen, last_seen, gone_since"
+                " FROM objects ORDER BY asset_id, key"
+            )
+            for asset_id, group in itertools.groupby(rows, key=lambda r: r[0]):
+                entries = []
+                for _, key, etag, size, modified, version_id, first, last, gone in group:
+                    if gone is None:
+                        entries.append(_row(key, etag, size, _us(_dt(modified)), _us(_dt(first)), version_id))
+                    else:
+                        entries.append(
+                            _row(key, etag, size, _us(_dt(modified)), _us(_dt(first)), version_id,
+                                 _us(_dt(last)), _us(_dt(gone)))
+                        )  # fmt: skip
+                if asset_id not in assets:
+                    continue  # keys of no asset: nothing could read them
+                db.executemany(
+                    "INSERT INTO asset_objects (asset_id, chunk, keys, live, raw_size, records)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(asset_id, *c) for c in encode_records(entries)],
+                )
+            db.execute("DROP VIEW IF EXISTS object_history")
+            db.execute("DROP TABLE objects")
+            db.execute(_OBJECT_HISTORY)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise ledger_failure(path, exc) from None
+    except (ValueError, TypeError) as exc:  # a time that is not one: written by something else
+        raise LedgerError(
+            f"{path}: the file is damaged; restore it from a backup or give a new --ledger "
+            f"(cannot migrate ledger schema {version} to {SCHEMA_VERSION}: {exc})"
+        ) from None
+    with contextlib.suppress(sqlite3.Error):  # give the old rows' pages back; the ledger is fine without
+        db.execute("VACUUM")
+
+
 class Ledger:
     """One ledger file, open for one run. Use :meth:`target` for each audited root."""
 
@@ -329,6 +503,7 @@ class Ledger:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: cannot open the ledger: {exc}") from None
+        add_functions(db)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -363,6 +538,12 @@ class Ledger:
                 f"{self.path}: written by a newer aind-bucket-lint (ledger schema {version}; this one reads "
                 f"{SCHEMA_VERSION}); upgrade the linter"
             )
+        if version < SCHEMA_VERSION:
+            try:
+                _migrate(db, self.path, version)
+            except BaseException:
+                db.close()
+                raise
         return db
 
     def target(self, root: str, upload_window: dt.timedelta) -> TargetLedger:
@@ -429,11 +610,9 @@ class TargetLedger:
                 " listing_digest, verdict_fingerprint, verdicts FROM assets WHERE root = ? AND name = ?",
                 (self.root, name),
             ).fetchone()
-            rows = (
+            chunks = (
                 self._db.execute(
-                    "SELECT key, etag, size, last_modified, version_id, first_seen, last_seen, gone_since"
-                    " FROM objects WHERE asset_id = ?",
-                    (row[0],),
+                    "SELECT records, raw_size FROM asset_objects WHERE asset_id = ? ORDER BY chunk", (row[0],)
                 ).fetchall()
                 if row
                 else []
@@ -442,13 +621,7 @@ class TargetLedger:
             history = None
         else:
             parse = dt.datetime.fromisoformat
-            records = {
-                r[0]: ObjectRecord(
-                    r[0], r[1], r[2], parse(r[3]) if r[3] else None, r[4], parse(r[5]), parse(r[6]),
-                    parse(r[7]) if r[7] else None,
-                )
-                for r in rows
-            }  # fmt: skip
+            records = self._decode(chunks, parse(row[2]))
             history = AssetHistory(
                 name,
                 parse(row[1]),
@@ -466,6 +639,18 @@ class TargetLedger:
         with self._mutex:
             self._histories[name] = history
         return history
+
+    def _decode(self, chunks: list[tuple[bytes, int]], last_seen: dt.datetime) -> dict[str, ObjectRecord]:
+        try:
+            records: dict[str, ObjectRecord] = {}
+            for blob, raw_size in chunks:
+                records.update(decode_records(blob, raw_size, last_seen))
+            return records
+        except (zlib.error, ValueError, TypeError, IndexError) as exc:  # a blob SQLite read intact but not ours
+            raise LedgerError(
+                f"{self.path}: the file is damaged; restore it from a backup or give a new --ledger "
+                f"(an asset's object records cannot be read: {exc})"
+            ) from None
 
     def get_verdicts(self, asset: str, fingerprint: str) -> list[Finding] | None:
         with self._mutex:
@@ -507,15 +692,15 @@ class TargetLedger:
         present = set(listed)
         with self._mutex:
             rows = self._db.execute(
-                "SELECT id, name, last_seen, gone_since FROM assets WHERE root = ?", (self.root,)
+                "SELECT a.name, a.last_seen, a.gone_since, coalesce(sum(o.live), 0) FROM assets a"
+                " LEFT JOIN asset_objects o ON o.asset_id = a.id WHERE a.root = ? GROUP BY a.id",
+                (self.root,),
             ).fetchall()
-            gone = [r for r in rows if r[1] not in present]
-            out = []
-            for asset_id, name, last_seen, gone_since in sorted(gone, key=lambda r: r[1]):
-                (keys,) = self._db.execute(
-                    "SELECT count(*) FROM objects WHERE asset_id = ? AND gone_since IS NULL", (asset_id,)
-                ).fetchone()
-                out.append(VanishedAsset(name, keys, parse_ts(last_seen), _dt(gone_since) or self.now))
+            gone = [r for r in rows if r[0] not in present]
+            out = [
+                VanishedAsset(name, keys, parse_ts(last_seen), _dt(gone_since) or self.now)
+                for name, last_seen, gone_since, keys in sorted(gone, key=lambda r: r[0])
+            ]
         return out
 
     # -- writing ------------------------------------------------------------------------------
@@ -600,6 +785,12 @@ class TargetLedger:
             verdicts = json.dumps([f.to_dict() for f in p.verdict[1]], ensure_ascii=False, separators=(",", ":"))
         values = (_ts(first_object), _ts(sealed_at), _ts(sealed_seen), p.digest, verdict_fp, verdicts)
         if h is None:
+            # not read by this run (never recorded, as a rule): what the ledger holds is merged
+            known = db.execute(
+                "SELECT a.last_seen, o.records, o.raw_size FROM assets a JOIN asset_objects o"
+                " ON o.asset_id = a.id WHERE a.root = ? AND a.name = ? ORDER BY o.chunk",
+                (self.root, p.asset.name),
+            ).fetchall()
             cur = db.execute(
                 "INSERT INTO assets (root, name, first_seen, last_seen, first_object_at, sealed_at, sealed_seen,"
                 " listing_digest, verdict_fingerprint, verdicts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -607,6 +798,7 @@ class TargetLedger:
                 (self.root, p.asset.name, now, now, *values),
             )
             (asset_id,) = cur.fetchone()
+            old = self._decode([(k[1], k[2]) for k in known], parse_ts(known[0][0])) if known else {}
         else:
             asset_id = h.asset_id
             db.execute(
@@ -616,16 +808,40 @@ class TargetLedger:
             )
             if h.listing_digest == p.digest:
                 return  # same listing as last time: the keys' sightings follow the asset's last_seen
+            old = h.records
+        db.execute("DELETE FROM asset_objects WHERE asset_id = ?", (asset_id,))
         db.executemany(
-            "INSERT INTO objects (asset_id, key, etag, size, last_modified, version_id, first_seen, last_seen)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (asset_id, key) DO UPDATE SET last_seen = excluded.last_seen, gone_since = NULL",
-            [(asset_id, o.key, o.etag, o.size, _ts(o.last_modified), o.version_id, now, now) for o in p.asset.objects],
+            "INSERT INTO asset_objects (asset_id, chunk, keys, live, raw_size, records) VALUES (?, ?, ?, ?, ?, ?)",
+            [(asset_id, *c) for c in encode_records(merge_records(old, p.asset.objects, self.now))],
         )
-        db.execute(
-            "UPDATE objects SET gone_since = ? WHERE asset_id = ? AND gone_since IS NULL AND last_seen < ?",
-            (now, asset_id, now),
-        )
+
+
+def merge_records(old: dict[str, ObjectRecord], listed: Iterable[ObjectInfo], now: dt.datetime) -> list[Row]:
+    """An asset's entries after a sighting at ``now``: a listed key keeps its first record (a new
+    one is recorded as listed); a recorded key no longer listed is gone since now, and stays so."""
+    now_us = _us(now)
+    rows: list[Row] = []
+    seen = set()
+    for o in listed:
+        if o.key in seen:  # listed twice: recorded once
+            continue
+        seen.add(o.key)
+        rec = old.get(o.key)
+        if rec is None:
+            rows.append(_row(o.key, o.etag, o.size, _us(o.last_modified), now_us, o.version_id))
+        else:
+            rows.append(_row(o.key, rec.etag, rec.size, _us(rec.last_modified), _us(rec.first_seen), rec.version_id))
+    for key, rec in old.items():
+        if key in seen:
+            continue
+        base = (key, rec.etag, rec.size, _us(rec.last_modified), _us(rec.first_seen), rec.version_id)
+        if rec.gone_since is not None:
+            rows.append(_row(*base, _us(rec.last_seen), _us(rec.gone_since)))
+        elif rec.last_seen < now:
+            rows.append(_row(*base, _us(rec.last_seen), now_us))
+        else:  # seen by this very run already (as schema 1 did: not gone before a later run)
+            rows.append(_row(*base))
+    return rows
 
 
 def parse_ts(value: str) -> dt.datetime:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from linter.ledger import connect
 from linter.sources import Asset
 from tests.conftest import REPO, REPORT_SCHEMA, CliResult, make_tree, run_cli, validate_jsonl
 from tests.third_party import sarif_validator
@@ -128,7 +129,7 @@ def test_unencodable_names_in_the_ledger_across_runs(unencodable: Path, tmp_path
     first, second = run_cli(*args), run_cli(*args)
     assert (first.code, second.code) == (0, 0), (first.err, second.err)
     assert findings(second) == []  # the same keys both nights: nothing looks changed or deleted
-    db = sqlite3.connect(ledger)
+    db = connect(ledger)
     keys = sorted(k for (k,) in db.execute("SELECT key FROM object_history WHERE asset = ?", (RAW,)))
     assert keys == ["data_description.json", "raw-\\xfe.bin"]
 
@@ -410,10 +411,13 @@ def test_a_damaged_ledger_is_a_clear_error(tmp_path: Path) -> None:
     bucket = two_asset_bucket(tmp_path / "bucket")
     ledger = tmp_path / "ledger.db"
     assert run_cli("check", str(bucket), "--ledger", str(ledger), "--select", "I4").code == 0
-    pages = ledger.stat().st_size // 4096
-    with open(ledger, "r+b") as fh:  # the objects table's pages: what the next run reads
-        fh.seek(4096 * 7)
-        fh.write(b"\xff" * 4096 * (pages - 7))
+    db = sqlite3.connect(ledger)
+    (root_page,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'asset_objects'").fetchone()
+    (page_size,) = db.execute("PRAGMA page_size").fetchone()
+    db.close()
+    with open(ledger, "r+b") as fh:  # the object records' page: what the next run reads
+        fh.seek(page_size * (root_page - 1))
+        fh.write(b"\xff" * page_size)
     out = tmp_path / "report.json"
     result = run_cli(
         "check", str(bucket), "--ledger", str(ledger), "--select", "I4", "--format", "json", "-o", str(out)
