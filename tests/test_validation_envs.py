@@ -26,6 +26,11 @@ RAW = "ecephys_123456_2022-02-21_16-30-01"
 PROCESSING_0X = {"describedBy": "x", "schema_version": "0.0.1", "data_processes": []}
 
 
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
 def cli(*args: str) -> tuple[int, str, str]:
     result = run_cli(*args)
     return result.code, result.out, result.err
@@ -95,8 +100,10 @@ def test_a_release_prepared_on_first_need_then_used_offline(cache: Path, tmp_pat
     assert marker["requirements"] == ["aind-data-schema==0.3.7", "pydantic==1.10.27"]
     # the worker runs the release's own pydantic 1
     pool = workers.pool("0.3.7", envs.python_of(cache / "envs" / "0.3.7"))
-    assert [w.info["aind_data_schema"] for w in pool.workers] == ["0.3.7"]
-    assert pool.workers[0].info["pydantic"] == "1.10.27"
+    assert {(w.info["aind_data_schema"], w.info["pydantic"]) for w in pool.workers} == {("0.3.7", "1.10.27")}
+    # forked from the release's zygote, which imported the models once
+    assert pool._zygote is not None
+    assert {_parent(w.pid) for w in pool.workers} == {pool._zygote.proc.pid}
     result = run_cli("check", str(bucket), "--select", "M204", "--offline", "--format", "json")
     assert result.code == 0 and result.json()["findings"] == []
 

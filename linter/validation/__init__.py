@@ -179,7 +179,14 @@ def validate(stem: str, version: str, raw: bytes | str, data: Any = None) -> Ver
         if python is None:
             return _replace(base, message=why)
         try:
-            results = workers.pool(release.version, python).request(classes, text)
+            for _attempt in range(8):
+                try:
+                    results = workers.pool(release.version, python).request(classes, text)
+                    break
+                except workers.PoolClosed:  # closed by another thread to make room: a new one
+                    continue
+            else:
+                raise workers.WorkerError(f"the workers of aind-data-schema {release.version} kept being closed")
         except (workers.WorkerError, OSError, ValueError) as exc:
             return _replace(base, message=str(exc))
     return _verdict(stem, version, release.version, res.declared_by, results, data)

@@ -90,17 +90,12 @@ class Validator:
         return {"id": request.get("id"), "results": results, "imported": round(self.imported, 4)}
 
 
-def main() -> int:
-    # The protocol owns the real stdout; whatever the release prints goes to stderr.
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    warnings.simplefilter("ignore")
-    logging.disable(logging.CRITICAL)
-    validator = Validator()
+def serve(validator: Validator, requests: Any, out: Any) -> None:
+    """Answer JSON-line requests until the input ends."""
     ready = {"ready": True, "aind_data_schema": _version("aind-data-schema"), "pydantic": _version("pydantic")}
     out.write(json.dumps(ready) + "\n")
     out.flush()
-    for line in sys.stdin:
+    for line in requests:
         if not line.strip():
             continue
         try:
@@ -110,6 +105,85 @@ def main() -> int:
             reply = {"id": None, "fatal": f"{type(exc).__name__}: {exc}"[:500]}
         out.write(json.dumps(reply) + "\n")
         out.flush()
+
+
+def zygote(control_fd: int, validator: Validator) -> None:
+    """Import the release's models as the pool asks, and fork a validation worker per request.
+
+    The control channel is a Unix socket carrying JSON lines, each answered with one line:
+    ``{"import": [[module, class], ...]}`` imports models (``{"imported": seconds}``);
+    ``{"fork": true}``, sent with two file descriptors (the read end of the new worker's request
+    pipe, the write end of its reply pipe), forks a worker serving them (``{"forked": pid}``).
+    Workers inherit the models imported so far: starting one costs a fork, not the import (20-50
+    s of CPU for a 1.x release), and the models' memory is shared among them until written to.
+    """
+    import signal
+    import socket
+
+    control = socket.socket(fileno=control_fd)
+
+    def reply(obj: dict[str, Any]) -> None:
+        control.sendall((json.dumps(obj) + "\n").encode())
+
+    reply({"ready": True, "aind_data_schema": _version("aind-data-schema"), "pydantic": _version("pydantic")})
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the system
+    buffer, fds = b"", []
+    while True:
+        try:
+            chunk, got, _flags, _addr = socket.recv_fds(control, 1 << 16, 2)
+        except OSError:
+            return
+        if not chunk:
+            return  # the pool closed the channel
+        buffer += chunk
+        fds += got
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            request = json.loads(line)
+            if "import" in request:
+                validator.imported = 0.0
+                for module, cls in request["import"]:
+                    try:
+                        validator.model(module, cls)
+                    except Exception:  # a worker that needs this model reports the failure
+                        continue
+                reply({"imported": round(validator.imported, 4), "models": len(validator.models)})
+                continue
+            mine, fds = fds[:2], fds[2:]
+            if len(mine) != 2:
+                for fd in mine:
+                    os.close(fd)
+                reply({"error": "a fork needs two file descriptors"})
+                continue
+            pid = os.fork()
+            if pid == 0:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                control.close()
+                for fd in fds:
+                    os.close(fd)
+                try:
+                    requests = os.fdopen(mine[0], "r", encoding="utf-8")
+                    with requests, os.fdopen(mine[1], "w", encoding="utf-8") as out:
+                        serve(validator, requests, out)
+                finally:
+                    os._exit(0)
+            for fd in mine:
+                os.close(fd)
+            reply({"forked": pid})
+
+
+def main() -> int:
+    # The protocol owns the real stdout; whatever the release prints goes to stderr.
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    warnings.simplefilter("ignore")
+    logging.disable(logging.CRITICAL)
+    validator = Validator()
+    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+        out.close()
+        zygote(int(sys.argv[2]), validator)
+        return 0
+    serve(validator, sys.stdin, out)
     return 0
 
 

@@ -1,10 +1,11 @@
 """Long-lived validation workers, one pool per release, fed JSON lines over a pipe.
 
-A pool starts its first worker on first need, and another while every worker is busy once the
-pool's workers have spent, validating, as long as one worker took to start (importing a release's
-models costs 0.5 s of CPU for a 0.x release and up to 30 s for a 1.x one: worth paying again only
-for many files), up to ``max_workers`` (default: the CPU count; ``AIND_BUCKET_LINT_SCHEMA_WORKERS``),
-so validation spreads over cores as the engine's threads ask. At most ``MAX_POOLS`` pools (releases;
+On first need a pool starts the release's zygote, a process that imports the release's models
+once, as they are first asked for (0.5 s of CPU for a 0.x release; 20-50 s and 1 GB for a 1.x
+procedures or session model, whose CCF structure unions are large), and forks workers from it:
+another while every worker is busy, up to ``max_workers`` (default: the CPU count;
+``AIND_BUCKET_LINT_SCHEMA_WORKERS``), so validation spreads over cores as the engine's threads
+ask, each worker costing a fork and sharing the models' memory with the others. At most ``MAX_POOLS`` pools (releases;
 ``AIND_BUCKET_LINT_SCHEMA_POOLS``) keep workers at once, within a memory budget
 (``AIND_BUCKET_LINT_SCHEMA_MEMORY``, MiB; 40% of the machine); which pool is closed to make room is
 chosen by cost (:func:`pool`).
@@ -16,9 +17,12 @@ the tail of the worker's stderr.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import queue
+import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -37,6 +41,10 @@ class WorkerError(Exception):
     pass
 
 
+class PoolClosed(Exception):
+    """The pool was closed (to make room for another) between :func:`pool` and its use."""
+
+
 def default_max_workers() -> int:
     text = os.environ.get(MAX_WORKERS_ENV, "")
     if text.isdigit() and int(text) > 0:
@@ -44,23 +52,55 @@ def default_max_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def _child_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+
+
+def _tail(stderr: IO[bytes]) -> str:
+    """The last lines a process wrote to its stderr file, on one line."""
+    try:
+        stderr.seek(0)
+        lines = [ln for ln in stderr.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except (OSError, ValueError):
+        return "no stderr"
+    return " ".join(" ".join(lines[-3:]).split())[:400] or "no output"
+
+
 class Worker:
-    def __init__(self, python: Path, release: str) -> None:
+    """One validation process: started here (``Worker(python, release)``), or forked by a
+    :class:`Zygote` (:meth:`forked`), which it then shares the stderr file of."""
+
+    def __init__(
+        self, python: Path | None, release: str, _forked: tuple[int, int, int, IO[bytes]] | None = None
+    ) -> None:
         self.release = release
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the worker)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        self.proc = subprocess.Popen(
-            [str(python), "-I", str(WORKER_SCRIPT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            env=env,
-            text=True,
-            encoding="utf-8",
-            bufsize=1,
-        )
+        self.proc: subprocess.Popen[str] | None = None
+        if _forked is None:
+            assert python is not None
+            self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the worker)
+            self._own_stderr = True
+            self.proc = subprocess.Popen(
+                [str(python), "-I", str(WORKER_SCRIPT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=_child_env(),
+                text=True,
+                encoding="utf-8",
+                bufsize=1,
+            )
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self._in: IO[str] = self.proc.stdin
+            self._out: IO[str] = self.proc.stdout
+            self._pid = self.proc.pid
+        else:
+            self._pid, write_fd, read_fd, self._stderr = _forked
+            self._own_stderr = False
+            self._in = os.fdopen(write_fd, "w", encoding="utf-8")
+            self._out = os.fdopen(read_fd, "r", encoding="utf-8")
         self._next = 0
         self.requests = 0
+        self.loaded: frozenset[tuple[str, str]] = frozenset()  # models imported before it started
         self.imported = 0.0  # seconds this worker spent importing models, all requests
         self.last_imported = 0.0
         started = time.perf_counter()
@@ -70,35 +110,35 @@ class Worker:
             raise WorkerError(f"worker of aind-data-schema {release} did not start: {hello}")
         self.info = hello
 
+    @classmethod
+    def forked(cls, release: str, pid: int, write_fd: int, read_fd: int, stderr: IO[bytes]) -> Worker:
+        return cls(None, release, (pid, write_fd, read_fd, stderr))
+
+    def _exit_code(self) -> str:
+        if self.proc is None:
+            return ""
+        self.proc.wait()
+        return f" (code {self.proc.returncode})"
+
     def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
+        line = self._out.readline()
         if not line:
-            self.proc.wait()
-            raise WorkerError(
-                f"the validation worker of aind-data-schema {self.release} exited "
-                f"(code {self.proc.returncode}): {self.stderr_tail()}"
-            )
+            code, tail = self._exit_code(), self.stderr_tail()
+            raise WorkerError(f"the validation worker of aind-data-schema {self.release} exited{code}: {tail}")
         reply: dict[str, Any] = json.loads(line)
         return reply
 
     def stderr_tail(self) -> str:
-        try:
-            self._stderr.seek(0)
-            lines = [ln for ln in self._stderr.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        except OSError:
-            return "no stderr"
-        return " ".join(" ".join(lines[-3:]).split())[:400] or "no output"
+        return _tail(self._stderr)
 
     def request(self, classes: list[tuple[str, str]], text: str) -> list[dict[str, Any]]:
-        assert self.proc.stdin is not None
         self._next += 1
         self.requests = self._next
         try:
-            self.proc.stdin.write(json.dumps({"id": self._next, "classes": classes, "text": text}) + "\n")
-            self.proc.stdin.flush()
+            self._in.write(json.dumps({"id": self._next, "classes": classes, "text": text}) + "\n")
+            self._in.flush()
         except (BrokenPipeError, OSError):
-            self.proc.wait()
+            self._exit_code()
             raise WorkerError(
                 f"the validation worker of aind-data-schema {self.release} exited: {self.stderr_tail()}"
             ) from None
@@ -111,34 +151,174 @@ class Worker:
         return results
 
     def close(self) -> None:
-        if self.proc.poll() is None:
+        """End of input: the worker exits; killed if it has not within 5 s."""
+        with contextlib.suppress(OSError):
+            self._in.close()
+        if self.proc is not None:
             try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.close()
                 self.proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._stderr.close()
+        else:  # forked: the zygote reaps it; wait for it to be gone
+            deadline = time.monotonic() + 5
+            while _alive(self._pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if _alive(self._pid):
+                with contextlib.suppress(OSError):
+                    os.kill(self._pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self._out.close()
+        if self._own_stderr:
+            self._stderr.close()
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        return self._pid
 
     def rss_bytes(self) -> int:
-        """Resident memory now (0 where /proc is not there)."""
+        return memory_of(self._pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    try:  # a zombie is gone for our purposes
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def memory_of(pid: int) -> int:
+    """The process's proportional share of memory (PSS: pages shared with the zygote and the
+    other workers count once among them), else its resident memory; 0 without /proc."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class Zygote:
+    """A process of the release that imports its models once, as they are first needed, and forks
+    the workers (``worker.py --zygote``; the control channel is a Unix socket that also carries
+    the ends of each new worker's pipes)."""
+
+    def __init__(self, python: Path, release: str) -> None:
+        self.release = release
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the zygote)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        started = time.perf_counter()
         try:
-            with open(f"/proc/{self.proc.pid}/statm", encoding="ascii") as handle:
-                return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            return 0
+            self.proc = subprocess.Popen(
+                [str(python), "-I", str(WORKER_SCRIPT), "--zygote", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+                env=_child_env(),
+                pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+        self._sock = ours
+        self._replies = ours.makefile("rb")
+        self._lock = threading.Lock()
+        self.info = self._reply()
+        self.startup_seconds = time.perf_counter() - started
+        self.import_seconds = 0.0
+        self.loaded: set[tuple[str, str]] = set()
+
+    def _send(self, request: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+        data = (json.dumps(request) + "\n").encode()
+        try:
+            if fds:
+                socket.send_fds(self._sock, [data], fds)
+            else:
+                self._sock.sendall(data)
+        except OSError:
+            self.proc.wait()
+            raise WorkerError(
+                f"the validation worker of aind-data-schema {self.release} exited "
+                f"(code {self.proc.returncode}): {self.stderr_tail()}"
+            ) from None
+        return self._reply()
+
+    def load(self, classes: list[tuple[str, str]]) -> None:
+        """Import these models in the zygote, so that the workers forked from now on have them."""
+        with self._lock:
+            reply = self._send({"import": classes})
+        self.import_seconds += float(reply.get("imported") or 0.0)
+        self.loaded.update(classes)
+
+    def stderr_tail(self) -> str:
+        return _tail(self._stderr)
+
+    def _reply(self) -> dict[str, Any]:
+        line = self._replies.readline()
+        if not line:
+            self.proc.wait()
+            raise WorkerError(
+                f"the validation worker of aind-data-schema {self.release} exited "
+                f"(code {self.proc.returncode}): {self.stderr_tail()}"
+            )
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def fork(self) -> Worker:
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        try:
+            with self._lock:
+                reply = self._send({"fork": True}, [req_r, rep_w])
+        except BaseException:
+            for fd in (req_w, rep_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        if "forked" not in reply:
+            for fd in (req_w, rep_r):
+                os.close(fd)
+            raise WorkerError(f"the zygote of aind-data-schema {self.release} did not fork: {reply}")
+        return Worker.forked(self.release, int(reply["forked"]), req_w, rep_r, self._stderr)
+
+    def rss_bytes(self) -> int:
+        return memory_of(self.proc.pid)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        self._replies.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._stderr.close()
 
 
 class Pool:
+    """The workers of one release, forked from its zygote as the engine's threads ask."""
+
     def __init__(self, python: Path, release: str, max_workers: int | None = None) -> None:
         self.python = python
         self.release = release
         self.max_workers = max_workers or default_max_workers()
+        self._zygote: Zygote | None = None
         self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         self._all: list[Worker] = []
         self._lock = threading.Lock()
@@ -147,24 +327,60 @@ class Pool:
         self.startup_seconds = 0.0
         self.closed = False
 
-    def _acquire(self) -> Worker:
+    def _acquire(self, need: set[tuple[str, str]]) -> Worker:
+        """An idle worker that has the models ``need`` imported, or a new one forked now. A worker
+        forked before the zygote imported them is retired rather than made to import them again
+        (another costs a fork): each model is imported once per pool."""
         while True:
             try:
-                return self._idle.get_nowait()
+                worker = self._idle.get_nowait()
             except queue.Empty:
-                pass
+                worker = None
+            if worker is not None:
+                if need <= worker.loaded:
+                    return worker
+                self._discard(worker)
+                continue
             with self._lock:
-                count = len(self._all)
-                paid = self.busy_seconds >= self.startup_seconds * count
-                if count == 0 or (count < self.max_workers and paid):
-                    worker = Worker(self.python, self.release)
-                    self.startup_seconds = max(self.startup_seconds, worker.startup_seconds)
+                if self.closed:
+                    raise PoolClosed(self.release)
+                if len(self._all) < self.max_workers:
+                    worker = self._spawn(need)
                     self._all.append(worker)
                     return worker
             try:
-                return self._idle.get(timeout=1.0)
+                worker = self._idle.get(timeout=1.0)
             except queue.Empty:
                 continue
+            self._idle.put(worker)  # checked at the top of the loop
+
+    def _spawn(self, need: set[tuple[str, str]]) -> Worker:
+        """A new worker, forked from the zygote (started on first need; started again once if it
+        has died) once the zygote has imported ``need``."""
+        for attempt in (1, 2):
+            try:
+                if self._zygote is None:
+                    self._zygote = Zygote(self.python, self.release)
+                missing = sorted(need - self._zygote.loaded)
+                if missing:
+                    self._zygote.load(missing)
+                self.startup_seconds = max(self.startup_seconds, self.zygote_seconds)
+                worker = self._zygote.fork()
+                worker.loaded = frozenset(self._zygote.loaded)
+                return worker
+            except WorkerError:
+                if self._zygote is not None:
+                    self._zygote.close()
+                    self._zygote = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    @property
+    def zygote_seconds(self) -> float:
+        """What the zygote cost to start, with the models it imported."""
+        zygote = self._zygote
+        return zygote.startup_seconds + zygote.import_seconds if zygote is not None else 0.0
 
     def _discard(self, worker: Worker) -> None:
         with self._lock:
@@ -173,8 +389,11 @@ class Pool:
         worker.close()
 
     def request(self, classes: list[tuple[str, str]], text: str) -> list[dict[str, Any]]:
+        """Validate with a worker of this pool; PoolClosed when it was closed meanwhile (ask
+        :func:`pool` again)."""
+        need = {(m, c) for m, c in classes}
         for attempt in (1, 2):
-            worker = self._acquire()
+            worker = self._acquire(need)
             started = time.perf_counter()
             try:
                 results = worker.request(classes, text)
@@ -186,7 +405,9 @@ class Pool:
             self.served += 1
             elapsed = time.perf_counter() - started
             # a worker imports a model on its first request for it: part of its start cost
-            self.startup_seconds = max(self.startup_seconds, worker.startup_seconds + worker.imported)
+            self.startup_seconds = max(
+                self.startup_seconds, self.zygote_seconds + worker.startup_seconds + worker.imported
+            )
             self.busy_seconds += max(0.0, elapsed - worker.last_imported)
             if self.closed:
                 self._discard(worker)
@@ -205,10 +426,11 @@ class Pool:
         return list(self._all)
 
     def rss_bytes(self) -> int:
-        return sum(w.rss_bytes() for w in self.workers)
+        zygote = self._zygote
+        return sum(w.rss_bytes() for w in self.workers) + (zygote.rss_bytes() if zygote is not None else 0)
 
     def close(self) -> None:
-        """Stop the idle workers now; busy ones stop when they finish their request."""
+        """Stop the zygote and the idle workers now; busy ones stop when they finish their request."""
         self.closed = True
         while True:
             try:
@@ -216,6 +438,10 @@ class Pool:
             except queue.Empty:
                 break
             self._discard(worker)
+        with self._lock:
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
 
 
 _pools: dict[str, Pool] = {}
