@@ -291,3 +291,26 @@ def test_a_forked_child_starts_its_own_validation_workers() -> None:
         assert pool.request(SUBJECT, "{}")[0]["class"] == "Subject"
     finally:
         workers.close_all()
+
+
+def test_while_the_machine_is_short_of_memory_a_new_pool_closes_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other processes' workers count: under the machine's free-memory floor (here set to 100%,
+    so always under it), each new pool closes one of this process's others; at 0% none."""
+    workers.close_all()
+    python = Path(sys.executable)
+    try:
+        monkeypatch.setenv(workers.MIN_FREE_ENV, "0")
+        assert not workers.machine_short_of_memory()
+        first = workers.pool("first", python)
+        first.request(SUBJECT, "{}")
+        workers.pool("second", python)
+        assert list(workers._pools) == ["first", "second"]
+        monkeypatch.setenv(workers.MIN_FREE_ENV, "100")
+        assert workers.machine_short_of_memory()
+        workers.pool("second", python)  # not new: nothing closes
+        assert list(workers._pools) == ["first", "second"]
+        workers.pool("third", python)  # new: one other closes, the least credit (equal: the older)
+        assert list(workers._pools) == ["second", "third"]
+        assert first.closed and not first.workers
+    finally:
+        workers.close_all()

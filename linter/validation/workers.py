@@ -7,8 +7,9 @@ another while every worker is busy, up to ``max_workers`` (default: the CPU coun
 ``AIND_BUCKET_LINT_SCHEMA_WORKERS``), so validation spreads over cores as the engine's threads
 ask, each worker costing a fork and sharing the models' memory with the others. At most ``MAX_POOLS`` pools (releases;
 ``AIND_BUCKET_LINT_SCHEMA_POOLS``) keep workers at once, within a memory budget
-(``AIND_BUCKET_LINT_SCHEMA_MEMORY``, MiB; 40% of the machine); which pool is closed to make room is
-chosen by cost (:func:`pool`).
+(``AIND_BUCKET_LINT_SCHEMA_MEMORY``, MiB; 40% of the machine), and while the machine itself is short
+of memory (under 15% available: ``AIND_BUCKET_LINT_SCHEMA_MIN_FREE``) each new pool closes another;
+which pool is closed to make room is chosen by cost (:func:`pool`).
 
 A worker that dies is replaced once per request; a second death is an error for that file, with
 the tail of the worker's stderr.
@@ -35,6 +36,8 @@ MAX_WORKERS_ENV = "AIND_BUCKET_LINT_SCHEMA_WORKERS"
 MAX_POOLS = 8
 MAX_POOLS_ENV = "AIND_BUCKET_LINT_SCHEMA_POOLS"
 MEMORY_ENV = "AIND_BUCKET_LINT_SCHEMA_MEMORY"
+MIN_FREE_ENV = "AIND_BUCKET_LINT_SCHEMA_MIN_FREE"
+MIN_FREE_PERCENT = 15
 
 
 class WorkerError(Exception):
@@ -467,6 +470,19 @@ def memory_budget() -> int:
         return 8 << 30
 
 
+def machine_short_of_memory() -> bool:
+    """Less than ``$AIND_BUCKET_LINT_SCHEMA_MIN_FREE`` percent (default 15) of the machine's memory
+    is available (``MemAvailable``); False where /proc/meminfo is not there."""
+    text = os.environ.get(MIN_FREE_ENV, "")
+    percent = int(text) if text.isdigit() and int(text) <= 100 else MIN_FREE_PERCENT
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            info = {line.split(":")[0]: int(line.split()[1]) for line in handle if line.count(" ") >= 1}
+        return info["MemAvailable"] * 100 < info["MemTotal"] * percent
+    except (OSError, ValueError, KeyError, IndexError):
+        return False
+
+
 def pool(release: str, python: Path) -> Pool:
     """The release's pool; beyond ``max_pools()`` pools, one is closed to make room.
 
@@ -485,7 +501,11 @@ def pool(release: str, python: Path) -> Pool:
         new = release not in _credit
         _credit[release] = _floor[0] + found.cost()
         over_memory = new and len(_pools) > 1 and sum(p.rss_bytes() for p in _pools.values()) > memory_budget()
-        while len(_pools) > max_pools() or (over_memory and len(_pools) > 1):
+        # other processes' workers count too (pytest workers, executor processes, a second run):
+        # while the machine is short of memory, each new pool closes one of this process's others
+        short = new and len(_pools) > 1 and machine_short_of_memory()
+        while len(_pools) > max_pools() or (over_memory and len(_pools) > 1) or short:
+            short = False
             victim = min((r for r in _pools if r != release), key=lambda r: _credit[r])
             _floor[0] = _credit.pop(victim)
             gone = _pools.pop(victim)
