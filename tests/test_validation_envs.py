@@ -228,18 +228,25 @@ def test_a_verdict_that_could_not_be_reached_is_not_remembered(cache: Path, tmp_
 SUBJECT = [("aind_data_schema.core.subject", "Subject")]
 
 
-def test_a_worker_reports_what_importing_its_models_cost() -> None:
-    """The import of a release's models is a worker's start cost, measured where it happens."""
-    worker = workers.Worker(Path(sys.executable), "installed")
+def test_a_zygote_imports_each_model_once_and_its_workers_have_it() -> None:
+    """The import of a release's models is the pool's start cost, paid once, in the zygote."""
+    zygote = workers.Zygote(Path(sys.executable), "installed")
     try:
-        first = worker.request(SUBJECT, "{}")
-        assert first[0]["class"] == "Subject" and first[0]["errors"]
-        assert worker.last_imported > 0
-        worker.request(SUBJECT, "{}")
-        assert worker.last_imported == 0.0
-    finally:
+        zygote.load(SUBJECT)
+        first = zygote.import_seconds
+        assert first > 0 and zygote.loaded == set(SUBJECT)
+        zygote.load(SUBJECT)  # already there: nothing imported again
+        assert zygote.import_seconds == first
+        worker = zygote.fork()
+        assert worker.loaded == frozenset(SUBJECT)
+        assert _parent(worker.pid) == zygote.proc.pid
+        result = worker.request(SUBJECT, "{}")
+        assert result[0]["class"] == "Subject" and result[0]["errors"]
         worker.close()
-    assert worker.proc.returncode == 0
+        assert not os.path.exists(f"/proc/{worker.pid}")
+    finally:
+        zygote.close()
+    assert zygote.proc.returncode == 0
 
 
 def test_beyond_the_pool_limit_the_pool_cheapest_to_restart_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -281,6 +288,7 @@ def test_a_forked_child_starts_its_own_validation_workers() -> None:
     serving the driver."""
     import multiprocessing
 
+    workers.close_all()  # the pools earlier tests of this process left are not this test's
     try:
         pool = workers.pool("installed", Path(sys.executable))
         assert pool.request(SUBJECT, "{}")[0]["class"] == "Subject"

@@ -6,8 +6,7 @@ release and its pydantic), so it works with pydantic 1 and 2 alike. Protocol: JS
 - On start it writes ``{"ready": true, "aind_data_schema": V, "pydantic": V}``.
 - Each request ``{"id": N, "classes": [[module, class], ...], "text": JSON}`` is answered with
   ``{"id": N, "results": [{"class": C, "errors": [...] | [], "crash": null | "KeyError(...)"}]}``:
-  the classes are tried in order and the first that accepts the text ends the list;
-  ``"imported"`` is the seconds this request spent importing models (a worker's start cost).
+  the classes are tried in order and the first that accepts the text ends the list.
   An error is ``{"loc": [...], "msg": "...", "type": "..."}``, with ``"input"`` when it is a scalar.
 
 The release's validators run exactly as in the release (``model_validate_json``, or
@@ -44,7 +43,7 @@ class Validator:
         self.pydantic_major = int(pydantic.VERSION.split(".")[0])
         self.error_type = pydantic.ValidationError
         self.models: dict[tuple[str, str], Any] = {}
-        self.imported = 0.0  # seconds spent importing models during the current request
+        self.imported = 0.0  # seconds spent importing models (the zygote reports it per import)
 
     def model(self, module: str, cls: str) -> Any:
         key = (module, cls)
@@ -76,7 +75,6 @@ class Validator:
         return []
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.imported = 0.0
         results = []
         for module, cls in request["classes"]:
             entry: dict[str, Any] = {"class": cls, "errors": [], "crash": None}
@@ -87,7 +85,7 @@ class Validator:
             results.append(entry)
             if not entry["errors"] and entry["crash"] is None:
                 break
-        return {"id": request.get("id"), "results": results, "imported": round(self.imported, 4)}
+        return {"id": request.get("id"), "results": results}
 
 
 def serve(validator: Validator, requests: Any, out: Any) -> None:

@@ -70,64 +70,28 @@ def _tail(stderr: IO[bytes]) -> str:
 
 
 class Worker:
-    """One validation process: started here (``Worker(python, release)``), or forked by a
-    :class:`Zygote` (:meth:`forked`), which it then shares the stderr file of."""
+    """One validation process, forked by a :class:`Zygote` (whose stderr file it shares); the
+    linter writes requests to its pipe and reads the replies from another."""
 
     def __init__(
-        self, python: Path | None, release: str, _forked: tuple[int, int, int, IO[bytes]] | None = None
+        self, release: str, pid: int, write_fd: int, read_fd: int, stderr: IO[bytes], loaded: frozenset[tuple[str, str]]
     ) -> None:
         self.release = release
-        self.proc: subprocess.Popen[str] | None = None
-        if _forked is None:
-            assert python is not None
-            self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the worker)
-            self._own_stderr = True
-            self.proc = subprocess.Popen(
-                [str(python), "-I", str(WORKER_SCRIPT)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-                env=_child_env(),
-                text=True,
-                encoding="utf-8",
-                bufsize=1,
-            )
-            assert self.proc.stdin is not None and self.proc.stdout is not None
-            self._in: IO[str] = self.proc.stdin
-            self._out: IO[str] = self.proc.stdout
-            self._pid = self.proc.pid
-        else:
-            self._pid, write_fd, read_fd, self._stderr = _forked
-            self._own_stderr = False
-            self._in = os.fdopen(write_fd, "w", encoding="utf-8")
-            self._out = os.fdopen(read_fd, "r", encoding="utf-8")
+        self._pid = pid
+        self._stderr = stderr
+        self._in = os.fdopen(write_fd, "w", encoding="utf-8")
+        self._out = os.fdopen(read_fd, "r", encoding="utf-8")
         self._next = 0
-        self.requests = 0
-        self.loaded: frozenset[tuple[str, str]] = frozenset()  # models imported before it started
-        self.imported = 0.0  # seconds this worker spent importing models, all requests
-        self.last_imported = 0.0
-        started = time.perf_counter()
+        self.loaded = loaded  # the models the zygote had imported when it forked this worker
         hello = self._read()
-        self.startup_seconds = time.perf_counter() - started
         if not hello.get("ready"):
             raise WorkerError(f"worker of aind-data-schema {release} did not start: {hello}")
         self.info = hello
 
-    @classmethod
-    def forked(cls, release: str, pid: int, write_fd: int, read_fd: int, stderr: IO[bytes]) -> Worker:
-        return cls(None, release, (pid, write_fd, read_fd, stderr))
-
-    def _exit_code(self) -> str:
-        if self.proc is None:
-            return ""
-        self.proc.wait()
-        return f" (code {self.proc.returncode})"
-
     def _read(self) -> dict[str, Any]:
         line = self._out.readline()
         if not line:
-            code, tail = self._exit_code(), self.stderr_tail()
-            raise WorkerError(f"the validation worker of aind-data-schema {self.release} exited{code}: {tail}")
+            raise WorkerError(f"the validation worker of aind-data-schema {self.release} exited: {self.stderr_tail()}")
         reply: dict[str, Any] = json.loads(line)
         return reply
 
@@ -136,12 +100,10 @@ class Worker:
 
     def request(self, classes: list[tuple[str, str]], text: str) -> list[dict[str, Any]]:
         self._next += 1
-        self.requests = self._next
         try:
             self._in.write(json.dumps({"id": self._next, "classes": classes, "text": text}) + "\n")
             self._in.flush()
         except (BrokenPipeError, OSError):
-            self._exit_code()
             raise WorkerError(
                 f"the validation worker of aind-data-schema {self.release} exited: {self.stderr_tail()}"
             ) from None
@@ -149,31 +111,20 @@ class Worker:
         if "fatal" in reply:
             raise WorkerError(f"the validation worker of aind-data-schema {self.release} failed: {reply['fatal']}")
         results: list[dict[str, Any]] = reply["results"]
-        self.last_imported = float(reply.get("imported") or 0.0)
-        self.imported += self.last_imported
         return results
 
     def close(self) -> None:
-        """End of input: the worker exits; killed if it has not within 5 s."""
+        """End of input: the worker exits (the zygote reaps it); killed if it has not within 5 s."""
         with contextlib.suppress(OSError):
             self._in.close()
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        else:  # forked: the zygote reaps it; wait for it to be gone
-            deadline = time.monotonic() + 5
-            while _alive(self._pid) and time.monotonic() < deadline:
-                time.sleep(0.005)
-            if _alive(self._pid):
-                with contextlib.suppress(OSError):
-                    os.kill(self._pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while _alive(self._pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if _alive(self._pid):
+            with contextlib.suppress(OSError):
+                os.kill(self._pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             self._out.close()
-        if self._own_stderr:
-            self._stderr.close()
 
     @property
     def pid(self) -> int:
@@ -296,7 +247,7 @@ class Zygote:
             for fd in (req_w, rep_r):
                 os.close(fd)
             raise WorkerError(f"the zygote of aind-data-schema {self.release} did not fork: {reply}")
-        return Worker.forked(self.release, int(reply["forked"]), req_w, rep_r, self._stderr)
+        return Worker(self.release, int(reply["forked"]), req_w, rep_r, self._stderr, frozenset(self.loaded))
 
     def rss_bytes(self) -> int:
         return memory_of(self.proc.pid)
@@ -325,9 +276,7 @@ class Pool:
         self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         self._all: list[Worker] = []
         self._lock = threading.Lock()
-        self.served = 0
-        self.busy_seconds = 0.0
-        self.startup_seconds = 0.0
+        self.startup_seconds = 0.0  # the dearest start of its zygote seen (with the imports)
         self.closed = False
 
     def _acquire(self, need: set[tuple[str, str]]) -> Worker:
@@ -367,9 +316,8 @@ class Pool:
                 missing = sorted(need - self._zygote.loaded)
                 if missing:
                     self._zygote.load(missing)
-                self.startup_seconds = max(self.startup_seconds, self.zygote_seconds)
                 worker = self._zygote.fork()
-                worker.loaded = frozenset(self._zygote.loaded)
+                self.startup_seconds = max(self.startup_seconds, self.zygote_seconds)
                 return worker
             except WorkerError:
                 if self._zygote is not None:
@@ -397,7 +345,6 @@ class Pool:
         need = {(m, c) for m, c in classes}
         for attempt in (1, 2):
             worker = self._acquire(need)
-            started = time.perf_counter()
             try:
                 results = worker.request(classes, text)
             except WorkerError:
@@ -405,13 +352,6 @@ class Pool:
                 if attempt == 2:
                     raise
                 continue
-            self.served += 1
-            elapsed = time.perf_counter() - started
-            # a worker imports a model on its first request for it: part of its start cost
-            self.startup_seconds = max(
-                self.startup_seconds, self.zygote_seconds + worker.startup_seconds + worker.imported
-            )
-            self.busy_seconds += max(0.0, elapsed - worker.last_imported)
             if self.closed:
                 self._discard(worker)
             else:
@@ -420,8 +360,8 @@ class Pool:
         raise AssertionError("unreachable")
 
     def cost(self) -> float:
-        """Seconds it took to start a worker (with its first validation), at least 0.1 s; an
-        unstarted pool counts as cheap until measured."""
+        """Seconds its zygote took to start and import the models, at least 0.1 s; an unstarted
+        pool counts as cheap until measured."""
         return max(self.startup_seconds, 0.1)
 
     @property
