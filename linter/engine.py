@@ -283,9 +283,14 @@ class Linter:
             runner = self.runner(kind)
             job = runner.job(new_token(), plan, info, source.reader())
             runner.start(job)
-            # listing (requests, in this process's threads) feeds the executor, in order
-            listing = WorkerPool(jobs, "list")
-            try:
+            listing: WorkerPool | None = None
+            if runner.lists_itself:
+                stream = runner.run_listed(
+                    job, names, lambda n: self.work_item(source, n, ledger), self.deadline, self.unfinished
+                )
+            else:
+                # listing (requests, in this process's threads) feeds the executor, in order
+                listing = WorkerPool(jobs, "list")
                 items = ordered_map(
                     listing,
                     lambda n: self.work_item(source, n, ledger),
@@ -294,7 +299,9 @@ class Linter:
                     deadline=self.deadline,
                     late=lambda n: WorkItem(Asset(n), late=True),
                 )
-                for item, outcome in runner.run(job, items, self.deadline, self.unfinished):
+                stream = runner.run(job, items, self.deadline, self.unfinished)
+            try:
+                for item, outcome in stream:
                     if item.late:
                         outcome = self.unfinished(item)
                     if outcome.unfinished:
@@ -307,8 +314,10 @@ class Linter:
                         result.findings = sorted([*result.findings, *extra], key=Finding.sort_key)
                     yield result
             finally:
-                # after a --timeout, a listing still waiting on a stalled request is not waited for
-                listing.shutdown(wait=not self.timed_out, cancel_futures=True)
+                stream.close()
+                if listing is not None:
+                    # after a --timeout, a listing still waiting on a stalled request is not waited for
+                    listing.shutdown(wait=not self.timed_out, cancel_futures=True)
         finally:
             if ledger is not None:
                 ledger.finish()

@@ -25,17 +25,21 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from linter.plan import RunPlan
-from linter.sources import SourceError
+from linter.sources import Asset, SourceError
 from linter.work import AssetOutcome, TargetJob, WorkItem, check_asset, check_batch, check_installed, install
 
 AUTO_PROCESSES_MIN_ASSETS = 200
 """With ``--executor auto``, a target with content rules and at least this many assets is
 checked in worker processes (when the machine has more than one core)."""
+
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ExecutorError(SourceError):
@@ -73,26 +77,29 @@ def _batches(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
         yield batch
 
 
-Late = Callable[[WorkItem], AssetOutcome]
+Late = Callable[[WorkItem], AssetOutcome] | None
 """What an item not finished when the ``--timeout`` ran out becomes (``linter.work.unfinished``)."""
+
+Lister = Callable[[str], WorkItem]
+"""Lists one asset by name into a work item (``Linter.work_item``)."""
 
 
 def ordered(
-    submit: Callable[[list[WorkItem]], ResultLike],
-    items: Iterable[WorkItem],
+    submit: Callable[[list[T]], ResultLike],
+    items: Iterable[T],
     batch: int,
     window: int,
     deadline: float | None = None,
-    late: Late | None = None,
-) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+    late: Callable[[T], R] | None = None,
+) -> Iterator[tuple[T, R]]:
     """Submit batches with at most ``window`` in flight and yield (item, outcome) in item order.
 
     With a ``deadline`` (``time.monotonic()``) and ``late``: once it has passed nothing more is
     submitted, and every item not finished yields ``late(item)``; a batch still running is
     cancelled where it can be and otherwise left to end on its own."""
-    pending: deque[tuple[list[WorkItem], ResultLike]] = deque()
+    pending: deque[tuple[list[T], ResultLike]] = deque()
 
-    def results(done: list[WorkItem], future: ResultLike) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+    def results(done: list[T], future: ResultLike) -> Iterator[tuple[T, R]]:
         if deadline is None or late is None:
             return zip(done, future.result(), strict=True)
         try:
@@ -179,6 +186,9 @@ class Runner:
     """Checks a target's work items somewhere; use as a context manager."""
 
     name = "threads"
+    lists_itself = False
+    """True when the runner lists each asset in the thread that checks it (:meth:`run_listed`);
+    otherwise the driver lists assets in its own threads and hands the runner work items."""
 
     def __init__(self, jobs: int) -> None:
         self.jobs = max(1, jobs)
@@ -190,9 +200,15 @@ class Runner:
         """Get ready to run ``job`` (called before the driver starts its listing threads)."""
 
     def run(
-        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
+        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late = None
     ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
         """Each item with its outcome, in order; past ``deadline``, ``late(item)`` instead."""
+        raise NotImplementedError
+
+    def run_listed(
+        self, job: TargetJob, names: Iterable[str], listed: Lister, deadline: float | None = None, late: Late = None
+    ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+        """Like :meth:`run` for a runner that lists itself: ``listed(name)`` lists one asset."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -205,16 +221,57 @@ class Runner:
         self.close()
 
 
+THREAD_BATCH = 8
+"""Assets one thread of the threads executor lists and checks per task: one hand-over between
+threads per asset cost about as much CPU as checking a one-sidecar asset (bench_validation)."""
+
+
 class ThreadRunner(Runner):
+    """Threads of this process. Each thread lists and checks a batch of assets in one go (no
+    hand-over between a listing stage and a checking stage); with one job and no ``--timeout``
+    the assets are checked in the driver's own thread."""
+
     name = "threads"
+    lists_itself = True
 
     def __init__(self, jobs: int) -> None:
         super().__init__(jobs)
         self.pool = WorkerPool(self.jobs, "lint")
         self.abandoned = False
 
+    def run_listed(
+        self, job: TargetJob, names: Iterable[str], listed: Lister, deadline: float | None = None, late: Late = None
+    ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+        if self.jobs == 1 and (deadline is None or late is None):
+            for name in names:
+                item = listed(name)
+                yield item, check_asset(job, item)
+            return
+
+        def both(chunk: list[str]) -> list[tuple[WorkItem, AssetOutcome]]:
+            out = []
+            for name in chunk:
+                item = listed(name)
+                out.append((item, check_asset(job, item)))
+            return out
+
+        def submit(chunk: list[str]) -> Future[list[tuple[WorkItem, AssetOutcome]]]:
+            return self.pool.submit(both, chunk)
+
+        def too_late(name: str) -> tuple[WorkItem, AssetOutcome]:
+            self.abandoned = True
+            assert late is not None
+            item = WorkItem(Asset(name), late=True)
+            return item, late(item)
+
+        # every thread busy on a small target; at most THREAD_BATCH assets a task on a large one
+        total = len(names) if isinstance(names, Collection) else None
+        batch = THREAD_BATCH if total is None else max(1, min(THREAD_BATCH, total // (self.jobs * 2)))
+        for _name, pair in ordered(submit, names, batch, self.jobs * 2, deadline, too_late if late else None):
+            yield pair
+
     def run(
-        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
+        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late = None
     ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
         def submit(chunk: list[WorkItem]) -> Future[list[AssetOutcome]]:
             return self.pool.submit(lambda: [check_asset(job, item) for item in chunk])
@@ -262,7 +319,7 @@ class ProcessRunner(Runner):
             raise ExecutorError(f"the processes executor failed to start: {type(exc).__name__}: {exc}") from None
 
     def run(
-        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
+        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late = None
     ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
         if self.pool is None:
             self.start(job)
@@ -345,7 +402,7 @@ class DaskRunner(Runner):
         return TargetJob(token, plan, target, reader, threads=self.threads)
 
     def run(
-        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late | None = None
+        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late = None
     ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
         shared = self.client.scatter(job, broadcast=True, hash=False)
 

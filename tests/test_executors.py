@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import linter.executors as executors
+import linter.work as work
 from linter.conventions import load_convention
 from linter.engine import Linter
 from linter.ledger import Ledger
@@ -81,6 +84,43 @@ def test_the_processes_executor_runs_in_worker_processes(tmp_path: Path) -> None
     with Linter(threads) as linter:
         assert list(linter.lint_target(str(bucket))) == results
         assert linter.last_executor == "threads"
+
+
+def test_threads_list_and_check_each_batch_in_one_thread_with_the_same_results(tmp_path: Path) -> None:
+    """The threads executor lists and checks an asset in the same thread (no listing stage to hand
+    over from), in batches; one job and no --timeout: all in the driver's thread. The results and
+    their order are those of the processes executor, whatever the batching."""
+    bucket = make_tree(tmp_path / "bucket", bucket_files(40))
+    seen: dict[str, set[str]] = {}
+    original = work.check_asset
+
+    def spy(job: Any, item: Any) -> Any:
+        seen.setdefault(item.asset.name, set()).add(threading.current_thread().name)
+        return original(job, item)
+
+    rules = load_rules()
+    runs = {}
+    for executor, jobs in (("processes", 2), ("threads", 1), ("threads", 3)):
+        seen.clear()
+        plan = RunPlan(load_convention("aind-open-data"), rules, jobs=jobs, executor=executor)
+        work.check_asset, saved = spy, work.check_asset
+        try:
+            executors.check_asset = spy
+            with Linter(plan) as linter:
+                runs[executor, jobs] = [(r.name, r.findings) for r in linter.lint_target(str(bucket))]
+        finally:
+            work.check_asset = saved
+            executors.check_asset = saved
+        if executor == "threads":
+            names = [n for n, _ in runs[executor, jobs] if n is not None]
+            assert sorted(seen) == names  # every asset checked once, here
+            threads = {t for ts in seen.values() for t in ts}
+            if jobs == 1:
+                assert threads == {threading.current_thread().name}
+            else:
+                assert threads and all(t.startswith("lint_") for t in threads)
+    assert len(runs["threads", 1]) == 1 + 42
+    assert runs["threads", 1] == runs["threads", 3] == runs["processes", 2]
 
 
 def test_a_shared_sidecar_is_validated_once_across_assets_and_runs(
