@@ -23,6 +23,7 @@ assets and again after the bucket has grown to the full size.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -313,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sidecars", choices=("unique", "shared", "both"), default="both")
     parser.add_argument("--extended", action="store_true", help="also (b') without the M rules and (c) the ledger")
     opts = parser.parse_args(argv)
+    if importlib.util.find_spec("obstore") is None:
+        print("bench_audit needs obstore for the (a*) floor: pip install -e '.[bench]'", file=sys.stderr)
+        return 2
 
     from tests.s3server import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, REGION, SeaweedServer
 
