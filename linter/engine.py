@@ -8,16 +8,14 @@ import functools
 import hashlib
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from concurrent.futures import Executor, Future
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 from linter import __version__
 from linter.context import ContentVerdicts, TargetContext, TargetInfo
 from linter.conventions import Convention
-from linter.executors import Runner, WorkerPool, choose_executor, new_token, open_runner
+from linter.executors import Runner, choose_executor, new_token, open_runner, ordered_map
 from linter.findings import AssetResult, Finding, Severity
 from linter.plan import RunPlan
 from linter.registry import UNREADABLE, Rule
@@ -30,9 +28,6 @@ if TYPE_CHECKING:
     from linter.ledger import Ledger, TargetLedger
 
 __all__ = ["AssetResult", "Linter", "SourceError", "VerdictStore", "content_fingerprint", "ordered_map"]
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class VerdictStore(Protocol):
@@ -58,42 +53,6 @@ def content_fingerprint(
             stamp = o.etag or (o.last_modified.isoformat() if o.last_modified else "")
             h.update(f"{o.key}\0{o.size}\0{stamp}\0".encode())
     return h.hexdigest()
-
-
-def ordered_map(
-    executor: Executor,
-    fn: Callable[[T], R],
-    items: Iterable[T],
-    window: int,
-    deadline: float | None = None,
-    late: Callable[[T], R] | None = None,
-) -> Iterator[R]:
-    """Like ``executor.map`` but with at most ``window`` items in flight, so memory stays flat.
-
-    With a ``deadline`` (``time.monotonic()``) and ``late``: once it has passed, nothing more
-    is started and every item not finished yields ``late(item)`` instead."""
-    pending: deque[tuple[T, Future[R]]] = deque()
-
-    def result(item: T, future: Future[R]) -> R:
-        if deadline is None or late is None:
-            return future.result()
-        try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
-            future.cancel()
-            return late(item)
-
-    for item in items:
-        if deadline is not None and late is not None and time.monotonic() >= deadline:
-            while pending:
-                yield result(*pending.popleft())
-            yield late(item)
-            continue
-        pending.append((item, executor.submit(fn, item)))
-        if len(pending) >= window:
-            yield result(*pending.popleft())
-    while pending:
-        yield result(*pending.popleft())
 
 
 class Linter:
@@ -276,30 +235,15 @@ class Linter:
             self.on_listed(len(names))
         yield AssetResult(None, None, None, len(root_objects), findings, complete=not root_errors and not empty)
 
-        jobs = max(1, plan.jobs)
         kind = choose_executor(plan, len(names))
         self.last_executor = kind
         try:
             runner = self.runner(kind)
             job = runner.job(new_token(), plan, info, source.reader())
             runner.start(job)
-            listing: WorkerPool | None = None
-            if runner.lists_itself:
-                stream = runner.run_listed(
-                    job, names, lambda n: self.work_item(source, n, ledger), self.deadline, self.unfinished
-                )
-            else:
-                # listing (requests, in this process's threads) feeds the executor, in order
-                listing = WorkerPool(jobs, "list")
-                items = ordered_map(
-                    listing,
-                    lambda n: self.work_item(source, n, ledger),
-                    names,
-                    window=jobs * 2,
-                    deadline=self.deadline,
-                    late=lambda n: WorkItem(Asset(n), late=True),
-                )
-                stream = runner.run(job, items, self.deadline, self.unfinished)
+            stream = runner.run_listed(
+                job, names, lambda n: self.work_item(source, n, ledger), self.deadline, self.unfinished
+            )
             try:
                 for item, outcome in stream:
                     if item.late:
@@ -315,9 +259,6 @@ class Linter:
                     yield result
             finally:
                 stream.close()
-                if listing is not None:
-                    # after a --timeout, a listing still waiting on a stalled request is not waited for
-                    listing.shutdown(wait=not self.timed_out, cancel_futures=True)
         finally:
             if ledger is not None:
                 ledger.finish()

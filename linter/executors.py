@@ -66,8 +66,8 @@ def choose_executor(plan: RunPlan, assets: int) -> str:
     return "threads"
 
 
-def _batches(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
-    batch: list[WorkItem] = []
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
@@ -121,6 +121,42 @@ def ordered(
             yield from results(*pending.popleft())
     while pending:
         yield from results(*pending.popleft())
+
+
+def ordered_map(
+    executor: Executor,
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    window: int,
+    deadline: float | None = None,
+    late: Callable[[T], R] | None = None,
+) -> Iterator[R]:
+    """Like ``executor.map`` but with at most ``window`` items in flight, so memory stays flat.
+
+    With a ``deadline`` (``time.monotonic()``) and ``late``: once it has passed, nothing more
+    is started and every item not finished yields ``late(item)`` instead."""
+    pending: deque[tuple[T, Future[R]]] = deque()
+
+    def result(item: T, future: Future[R]) -> R:
+        if deadline is None or late is None:
+            return future.result()
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            future.cancel()
+            return late(item)
+
+    for item in items:
+        if deadline is not None and late is not None and time.monotonic() >= deadline:
+            while pending:
+                yield result(*pending.popleft())
+            yield late(item)
+            continue
+        pending.append((item, executor.submit(fn, item)))
+        if len(pending) >= window:
+            yield result(*pending.popleft())
+    while pending:
+        yield result(*pending.popleft())
 
 
 class WorkerPool(Executor):
@@ -186,9 +222,6 @@ class Runner:
     """Checks a target's work items somewhere; use as a context manager."""
 
     name = "threads"
-    lists_itself = False
-    """True when the runner lists each asset in the thread that checks it (:meth:`run_listed`);
-    otherwise the driver lists assets in its own threads and hands the runner work items."""
 
     def __init__(self, jobs: int) -> None:
         self.jobs = max(1, jobs)
@@ -208,8 +241,24 @@ class Runner:
     def run_listed(
         self, job: TargetJob, names: Iterable[str], listed: Lister, deadline: float | None = None, late: Late = None
     ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
-        """Like :meth:`run` for a runner that lists itself: ``listed(name)`` lists one asset."""
-        raise NotImplementedError
+        """Each named asset listed (``listed(name)``) and checked, in order. By default the
+        driver lists them in threads of its own (``jobs`` at a time: the requests overlap) and
+        :meth:`run` checks the work items; a runner that lists where it checks overrides this."""
+        listing = WorkerPool(self.jobs, "list")
+        try:
+            items = ordered_map(
+                listing,
+                listed,
+                names,
+                window=self.jobs * 2,
+                deadline=deadline,
+                late=lambda n: WorkItem(Asset(n), late=True),
+            )
+            yield from self.run(job, items, deadline, late)
+        finally:
+            # after a --timeout, a listing still waiting on a stalled request is not waited for
+            past = deadline is not None and time.monotonic() >= deadline
+            listing.shutdown(wait=not past, cancel_futures=True)
 
     def close(self) -> None:
         pass
@@ -232,7 +281,6 @@ class ThreadRunner(Runner):
     the assets are checked in the driver's own thread."""
 
     name = "threads"
-    lists_itself = True
 
     def __init__(self, jobs: int) -> None:
         super().__init__(jobs)
@@ -242,21 +290,16 @@ class ThreadRunner(Runner):
     def run_listed(
         self, job: TargetJob, names: Iterable[str], listed: Lister, deadline: float | None = None, late: Late = None
     ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+        def one(name: str) -> tuple[WorkItem, AssetOutcome]:
+            item = listed(name)
+            return item, check_asset(job, item)
+
         if self.jobs == 1 and (deadline is None or late is None):
-            for name in names:
-                item = listed(name)
-                yield item, check_asset(job, item)
+            yield from map(one, names)
             return
 
-        def both(chunk: list[str]) -> list[tuple[WorkItem, AssetOutcome]]:
-            out = []
-            for name in chunk:
-                item = listed(name)
-                out.append((item, check_asset(job, item)))
-            return out
-
         def submit(chunk: list[str]) -> Future[list[tuple[WorkItem, AssetOutcome]]]:
-            return self.pool.submit(both, chunk)
+            return self.pool.submit(lambda: [one(name) for name in chunk])
 
         def too_late(name: str) -> tuple[WorkItem, AssetOutcome]:
             self.abandoned = True
@@ -269,19 +312,6 @@ class ThreadRunner(Runner):
         batch = THREAD_BATCH if total is None else max(1, min(THREAD_BATCH, total // (self.jobs * 2)))
         for _name, pair in ordered(submit, names, batch, self.jobs * 2, deadline, too_late if late else None):
             yield pair
-
-    def run(
-        self, job: TargetJob, items: Iterable[WorkItem], deadline: float | None = None, late: Late = None
-    ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
-        def submit(chunk: list[WorkItem]) -> Future[list[AssetOutcome]]:
-            return self.pool.submit(lambda: [check_asset(job, item) for item in chunk])
-
-        def too_late(item: WorkItem) -> AssetOutcome:
-            self.abandoned = True
-            assert late is not None
-            return late(item)
-
-        yield from ordered(submit, items, 1, self.jobs * 4, deadline, too_late if late is not None else None)
 
     def close(self) -> None:
         # after a --timeout, workers still waiting on a stalled request are not waited for

@@ -86,31 +86,27 @@ def test_the_processes_executor_runs_in_worker_processes(tmp_path: Path) -> None
         assert linter.last_executor == "threads"
 
 
-def test_threads_list_and_check_each_batch_in_one_thread_with_the_same_results(tmp_path: Path) -> None:
+def test_threads_list_and_check_each_batch_in_one_thread_with_the_same_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The threads executor lists and checks an asset in the same thread (no listing stage to hand
     over from), in batches; one job and no --timeout: all in the driver's thread. The results and
     their order are those of the processes executor, whatever the batching."""
     bucket = make_tree(tmp_path / "bucket", bucket_files(40))
     seen: dict[str, set[str]] = {}
-    original = work.check_asset
 
     def spy(job: Any, item: Any) -> Any:
         seen.setdefault(item.asset.name, set()).add(threading.current_thread().name)
-        return original(job, item)
+        return work.check_asset(job, item)
 
+    monkeypatch.setattr(executors, "check_asset", spy)  # the threads executor's call
     rules = load_rules()
     runs = {}
     for executor, jobs in (("processes", 2), ("threads", 1), ("threads", 3)):
         seen.clear()
         plan = RunPlan(load_convention("aind-open-data"), rules, jobs=jobs, executor=executor)
-        work.check_asset, saved = spy, work.check_asset
-        try:
-            executors.check_asset = spy
-            with Linter(plan) as linter:
-                runs[executor, jobs] = [(r.name, r.findings) for r in linter.lint_target(str(bucket))]
-        finally:
-            work.check_asset = saved
-            executors.check_asset = saved
+        with Linter(plan) as linter:
+            runs[executor, jobs] = [(r.name, r.findings) for r in linter.lint_target(str(bucket))]
         if executor == "threads":
             names = [n for n, _ in runs[executor, jobs] if n is not None]
             assert sorted(seen) == names  # every asset checked once, here
