@@ -90,6 +90,8 @@ def printable(text: str) -> str:
 def invisible_characters(text: str) -> list[str]:
     """The characters of ``text`` that a reader cannot see or that reorder what is shown:
     controls, bidirectional marks, zero-width and other format characters, as ``U+XXXX NAME``."""
+    if text.isascii() and text.isprintable():
+        return []  # printable ASCII has no control, format, bidirectional or zero-width character
     found: dict[str, None] = {}
     for char in text:
         if char in BIDI or char in ZERO_WIDTH or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):

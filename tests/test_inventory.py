@@ -190,6 +190,37 @@ def test_broken_inventories_are_clear_errors(aws_env: SeaweedServer, s3_bucket: 
     assert res.err == f"aind-bucket-lint: {nope}: cannot read the inventory manifest: No such file or directory\n"
 
 
+def test_a_bad_file_among_several_is_named(aws_env: SeaweedServer, s3_bucket: BucketHandle, tmp_path: Path) -> None:
+    """The data files are read together (in parallel); what is wrong in one of them is still
+    named by its file and row, and a good report of several files gives the listing's findings."""
+    client, bucket = s3_bucket
+    put_files(client, bucket, {**asset_files(RAW), **asset_files(OTHER), "notes.txt": "n"})
+    manifest, _ = write_inventory(client, bucket, tmp_path, versions=False, files=3)
+    target = f"s3://{bucket}"
+    listed = s3_cli(aws_env, "check", target, "--format", "json")
+    inventoried = s3_cli(aws_env, "check", target, "--inventory", str(manifest), "--format", "json")
+    assert inventoried.code == listed.code == 0, inventoried.err
+    assert [(f["rule"], f["path"]) for f in listed.json()["findings"]] == [("L302", "notes.txt")]
+    for field in ("findings", "assets", "summary", "complete"):
+        assert inventoried.json()[field] == listed.json()[field], field
+    doc = json.loads(manifest.read_text())
+    second = doc["files"][1]["key"]
+    good = gzip.decompress((tmp_path / second).read_bytes()).decode()
+    bad_row = f'"{bucket}","{RAW}%2Fextra.bin","12kB","2026-01-01T00:00:00.000Z","abc","STANDARD"\n'
+    for text, expected in [
+        (good + bad_row, f"aind-bucket-lint: inventory file {second}, row {good.count(chr(10)) + 1}: Size '12kB' "
+         "is not a number of bytes\n"),
+        (None, f"aind-bucket-lint: inventory file {second}: not a readable CSV.gz file: "),
+    ]:  # fmt: skip
+        data = gzip.compress(text.encode()) if text is not None else b"not gzip at all"
+        (tmp_path / second).write_bytes(data)
+        doc["files"][1] = {"key": second, "size": len(data), "MD5checksum": hashlib.md5(data).hexdigest()}
+        manifest.write_text(json.dumps(doc))
+        res = s3_cli(aws_env, "check", target, "--inventory", str(manifest))
+        assert res.code == 2
+        assert res.err == expected if text is not None else res.err.startswith(expected), res.err
+
+
 @pytest.mark.parametrize("fmt", ["Parquet", "ORC"])
 def test_parquet_and_orc_inventory(
     aws_env: SeaweedServer, versioned_bucket: BucketHandle, tmp_path: Path, fmt: str

@@ -32,7 +32,7 @@ from urllib.parse import unquote_plus
 
 from linter.conventions import Convention
 from linter.plan import S3Settings
-from linter.sources import Asset, ObjectInfo, ReadError, SourceError
+from linter.sources import Asset, ObjectInfo, ReadError, SourceError, object_info
 from linter.sources.s3 import S3Reader, S3Source, describe_error, parse_s3_url
 
 DUCKDB_MEMORY = "1GB"
@@ -341,17 +341,8 @@ class InventorySource:
         fmt = self.manifest.format
         try:
             try:
-                if fmt == "CSV":
-                    columns = ", ".join(f"'{c}': 'VARCHAR'" for c in self.manifest.columns)
-                    relation = (
-                        f"read_csv('{path}', header = false, columns = {{{columns}}}, compression = 'gzip', "
-                        "quote = '\"', escape = '\"', delim = ',', auto_detect = false, strict_mode = false, "
-                        "null_padding = true)"
-                    )
-                    names = CSV_COLUMNS
-                elif fmt == "PARQUET":
-                    relation = f"read_parquet('{path}')"
-                    names = PARQUET_COLUMNS
+                if fmt in ("CSV", "PARQUET"):
+                    relation, names = self._relation(f"'{path}'")
                 else:  # ORC: DuckDB does not read it; pyarrow gives its stripes one by one
                     self._insert_orc(db, key, str(local), scan_prefix)
                     relation = ""
@@ -373,6 +364,47 @@ class InventorySource:
         finally:
             if copied:
                 local.unlink(missing_ok=True)  # read: the temporary folder keeps only the table
+
+    def _relation(self, files: str) -> tuple[str, dict[str, str]]:
+        """DuckDB's reader of ``files`` (an SQL string literal or list of them) in the manifest's
+        format (CSV or Parquet), and the names of our fields in it."""
+        if self.manifest.format == "PARQUET":
+            return f"read_parquet({files}, union_by_name = true)", PARQUET_COLUMNS
+        columns = ", ".join(f"'{c}': 'VARCHAR'" for c in self.manifest.columns)
+        relation = (
+            f"read_csv({files}, header = false, columns = {{{columns}}}, compression = 'gzip', "
+            "quote = '\"', escape = '\"', delim = ',', auto_detect = false, strict_mode = false, null_padding = true)"
+        )
+        return relation, CSV_COLUMNS
+
+    def _insert_together(self, db: Any, entries: list[dict[str, Any]], scan_prefix: str) -> bool:
+        """Every CSV or Parquet data file into the ``rows`` table in one statement, so that DuckDB
+        reads the files in parallel (one gzip stream is read by one thread: file by file, a report
+        of four files took 2.5 s, together 1.0 s). False when anything is wrong with any of them
+        (unreadable, a bad Size or date): then :meth:`_insert` goes file by file to name it."""
+        if self.manifest.format not in ("CSV", "PARQUET") or len(entries) < 2:
+            return False
+        copies: list[Path] = []
+        try:
+            paths: list[str] = []
+            for entry in entries:  # a wrong MD5 or a file that cannot be fetched is named right here
+                local, copied = self._local_file(entry)
+                paths.append(str(local))
+                if copied:
+                    copies.append(local)
+            listed = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+            relation, names = self._relation(listed)
+            try:
+                types = {str(r[0]): str(r[1]) for r in db.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+                if names["key"] not in types:
+                    return False
+                db.execute(f"INSERT INTO rows {self._select(relation, names, types, scan_prefix)}")
+            except Exception:
+                return False
+            return db.execute("SELECT 1 FROM rows WHERE bad LIMIT 1").fetchone() is None
+        finally:
+            for copy in copies:
+                copy.unlink(missing_ok=True)
 
     def _insert_orc(self, db: Any, key: str, path: str, scan_prefix: str) -> None:
         try:
@@ -478,8 +510,10 @@ class InventorySource:
             " version_id VARCHAR, is_latest BOOLEAN, is_delete_marker BOOLEAN, bad BOOLEAN)"
         )
         scan = self.s3.root_prefix + (f"{self.s3._leaf}/" if self.s3.single_asset else "")
-        for entry in self.manifest.files:
-            self._insert(db, entry, scan)
+        if not self._insert_together(db, self.manifest.files, scan):
+            db.execute("DELETE FROM rows")
+            for entry in self.manifest.files:  # one at a time, to name the file and row at fault
+                self._insert(db, entry, scan)
         db.execute(
             "CREATE TABLE objects AS SELECT asset, key, size, etag, modified, version_id, is_latest, is_delete_marker"
             " FROM rows ORDER BY asset, key, modified DESC NULLS LAST"
@@ -543,6 +577,7 @@ class InventorySource:
         )
         current: str | None = None
         infos: list[ObjectInfo] = []
+        make, when = object_info, _time
         for batch in reader:
             cols = [batch.column(i).to_pylist() for i in range(8)]
             for asset, key, size, etag, modified, version, latest, marker in zip(*cols, strict=True):
@@ -550,7 +585,7 @@ class InventorySource:
                     if current is not None:
                         yield current, infos
                     current, infos = asset, []
-                infos.append(ObjectInfo(key, size, etag, _time(modified), version, latest, marker))
+                infos.append(make(key, size, etag, when(modified), version, latest, marker))
         if current is not None:
             yield current, infos
 
