@@ -23,6 +23,7 @@ assets and again after the bucket has grown to the full size.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import multiprocessing
@@ -124,6 +125,14 @@ def _child_result(seconds: float, requests: Counter[str], **more: Any) -> dict[s
     }
 
 
+def count_retries(requests: Counter[str], parsed: Any = None, **_: Any) -> None:
+    """Counts the retries botocore made (``RetryAttempts``): a throttled or failing server shows
+    here, and boto3's adaptive mode then slows the client down on purpose."""
+    attempts = (parsed or {}).get("ResponseMetadata", {}).get("RetryAttempts", 0)
+    if attempts:
+        requests["retries"] += attempts
+
+
 def floor(endpoint: str, bucket: str, jobs: int, get_keys: list[str]) -> dict[str, Any]:
     """(a): the requests the audit needs, made by a bare boto3 script with the same threads:
     list the bucket's children, list each child, GET the keys the audit read."""
@@ -138,6 +147,7 @@ def floor(endpoint: str, bucket: str, jobs: int, get_keys: list[str]) -> dict[st
     )
     client.list_buckets()  # connect once before the clock starts, as the audit does
     requests: Counter[str] = Counter()
+    client.meta.events.register("after-call.s3", functools.partial(count_retries, requests))
     began = time.perf_counter()
     client.get_bucket_versioning(Bucket=bucket)
     requests["GetBucketVersioning"] += 1
@@ -238,6 +248,7 @@ def audit(endpoint: str, target: str, jobs: int, args: list[str], warmup: str) -
     def counting_client(*a: Any, **k: Any) -> Any:
         client = original(*a, **k)
         client.meta.events.register("before-call.s3", count)
+        client.meta.events.register("after-call.s3", functools.partial(count_retries, requests))
         client.meta.events.register("before-parameter-build.s3.GetObject", record_key)
         return client
 
@@ -306,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assets", type=int, default=5000, help="assets in the full bucket (default 5000)")
     parser.add_argument("--small", type=int, default=1000, help="assets at the first measurement (default 1000)")
     parser.add_argument("--jobs", type=int, default=8, help="threads of the audit and of the floor (default 8)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best counts (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of measurements (default 3)")
     parser.add_argument("--build-threads", type=int, default=32)
     parser.add_argument(
         "--executors", default="threads,processes,dask", help="executors of the full audit (default all three)"
@@ -322,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.update(AWS_ACCESS_KEY_ID=ADMIN_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=ADMIN_SECRET_KEY)
     os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_EC2_METADATA_DISABLED="true")
-    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {opts.jobs} threads, best of {opts.repeat}")
+    print(
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {opts.jobs} threads, {opts.repeat} rounds, "
+        f"load {os.getloadavg()}"
+    )
     executors = [e for e in opts.executors.split(",") if e]
     modes = ("unique", "shared") if opts.sidecars == "both" else (opts.sidecars,)
     with SeaweedServer() as server, tempfile.TemporaryDirectory() as tmp, _cluster(executors) as scheduler:
@@ -334,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup = "s3://warmup"
         sizes = sorted({n for n in (opts.small, opts.assets) if n > 0})
         built = dict.fromkeys(modes, 0)
-        table: list[tuple[str, int, str, float]] = []
+        table: list[tuple[str, int, str, float, float]] = []
         for size in sizes:
             for mode in modes:
                 bucket = f"bench-{mode}"
@@ -343,15 +357,23 @@ def main(argv: list[str] | None = None) -> int:
                 built[mode] = size
                 target = f"s3://{bucket}"
                 print(f"{size} assets, {mode} sidecars:")
-                r: dict[str, dict[str, Any]] = {}
-                for executor in executors:
-                    extra = ["--executor", executor]
-                    if executor == "dask":
-                        extra = ["--dask-scheduler", scheduler]
-                    r[executor] = measure(opts.repeat, audit, endpoint, target, opts.jobs, extra, warmup)
-                keys = r[executors[0]]["get_keys"]
-                r["a"] = measure(opts.repeat, floor, endpoint, bucket, opts.jobs, keys)
-                r["a*"] = measure(opts.repeat, fast_floor, endpoint, bucket, opts.jobs, keys)
+                # rounds, each measuring everything once, in the same order: the server and the
+                # machine drift (the floor was seen to swing from 8 s to 44 s between runs), so
+                # each round's audits are also compared with that round's own floor
+                runs: dict[str, list[dict[str, Any]]] = {k: [] for k in (*executors, "a", "a*")}
+                keys: list[str] | None = None
+                for _ in range(opts.repeat):
+                    for executor in executors:
+                        extra = ["--executor", executor]
+                        if executor == "dask":
+                            extra = ["--dask-scheduler", scheduler]
+                        runs[executor].append(in_child(audit, endpoint, target, opts.jobs, extra, warmup))
+                        keys = keys if keys is not None else runs[executor][-1]["get_keys"]
+                    runs["a"].append(in_child(floor, endpoint, bucket, opts.jobs, keys))
+                    runs["a*"].append(in_child(fast_floor, endpoint, bucket, opts.jobs, keys))
+                r = {k: best(v) for k, v in runs.items()}
+                for k, v in runs.items():
+                    print(f"  rounds {k:<10} " + "  ".join(f"{x['seconds']:6.2f}" for x in v) + " s")
                 show("(a) floor: bare boto3, the audit's requests", r["a"], size)
                 show("(a*) floor: obstore, the same requests", r["a*"], size)
                 for executor in executors:
@@ -361,8 +383,13 @@ def main(argv: list[str] | None = None) -> int:
                 for executor in executors:
                     ratio = r[executor]["seconds"] / r["a"]["seconds"]
                     fast = r[executor]["seconds"] / r["a*"]["seconds"]
-                    print(f"  (b {executor})/(a) = {ratio:.2f} (aim <= {aim}); /(a*) = {fast:.2f}")
-                    table.append((mode, size, executor, ratio))
+                    rounds = sorted(b["seconds"] / a["seconds"] for b, a in zip(runs[executor], runs["a"], strict=True))
+                    median = rounds[len(rounds) // 2]
+                    print(
+                        f"  (b {executor})/(a) = {ratio:.2f} best/best, {median:.2f} median of rounds (aim <= {aim}); "
+                        f"/(a*) = {fast:.2f}"
+                    )
+                    table.append((mode, size, executor, ratio, median))
                 if opts.extended:
                     ledger = str(Path(tmp) / f"ledger-{mode}-{size}.sqlite")
                     r["b-M"] = measure(opts.repeat, audit, endpoint, target, opts.jobs, ["--ignore", "M"], warmup)
@@ -375,8 +402,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  (b')/(a') = {r['b-M']['seconds'] / r['a-M']['seconds']:.2f}")
                     print(f"  (c)/(b)   = {r['c']['seconds'] / r[executors[0]]['seconds']:.2f}")
         print("\nsummary: full audit / boto3 floor")
-        for mode, size, executor, ratio in table:
-            print(f"  {mode:<7} {size:>6} assets  {executor:<10} {ratio:.2f}")
+        for mode, size, executor, ratio, median in table:
+            print(f"  {mode:<7} {size:>6} assets  {executor:<10} {ratio:.2f} best/best  {median:.2f} median of rounds")
+        print(f"load {os.getloadavg()}")
     return 0
 
 

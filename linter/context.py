@@ -11,8 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from linter import __version__
 from linter.conventions import Convention
@@ -122,6 +121,31 @@ class TargetInfo:
         return self.label.startswith("s3://")
 
 
+class computed_once(Generic[T]):
+    """A property computed on first use and kept in the instance: ``functools.cached_property``
+    without its lock, which on Python 3.11 is one lock per property for every instance of the
+    class, so threads checking different assets waited on each other's first use (Python 3.12
+    dropped that lock for this reason). Two threads never share an AssetContext."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> computed_once[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> T | computed_once[T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
+
 class AssetContext:
     def __init__(
         self,
@@ -154,15 +178,15 @@ class AssetContext:
     def name(self) -> str:
         return self.asset.name
 
-    @cached_property
+    @computed_once
     def parsed(self) -> ParsedName:
         return parse_name(self.asset.name, self.convention)
 
-    @cached_property
+    @computed_once
     def objects_by_key(self) -> dict[str, ObjectInfo]:
         return {o.key: o for o in self.asset.objects}
 
-    @cached_property
+    @computed_once
     def folders(self) -> frozenset[str]:
         """Every folder path below the asset root ('a', 'a/b', ...), from the object keys."""
         out: set[str] = set()
