@@ -13,6 +13,7 @@ import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -247,6 +248,38 @@ def test_a_zygote_imports_each_model_once_and_its_workers_have_it() -> None:
     finally:
         zygote.close()
     assert zygote.proc.returncode == 0
+
+
+def test_one_worker_serves_several_threads_in_order_with_the_next_request_in_its_pipe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Requests are pipelined (up to DEPTH at a worker) and each thread gets its own reply: 6
+    threads x 15 documents through one worker, each document's error naming its own value."""
+    import concurrent.futures
+
+    pool = workers.Pool(Path(sys.executable), "installed", max_workers=1)
+    depths: list[int] = []
+    real = workers.Worker.request
+
+    def spy(self: workers.Worker, classes: list[tuple[str, str]], text: str | bytes) -> list[dict[str, Any]]:
+        depths.append(self.in_flight)
+        return real(self, classes, text)
+
+    monkeypatch.setattr(workers.Worker, "request", spy)
+
+    def subject_id_input(n: int) -> Any:
+        doc = json.dumps({"subject_id": n}).encode() if n % 2 else json.dumps({"subject_id": n})  # bytes and text
+        errors = pool.request(SUBJECT, doc)[0]["errors"]
+        return next(e["input"] for e in errors if e["loc"] == ["subject_id"])
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(6) as threads:
+            got = list(threads.map(subject_id_input, range(90)))
+        assert got == list(range(90))
+        assert len(pool.workers) == 1 and pool.workers[0].in_flight == 0
+        assert max(depths) == workers.DEPTH  # a second request was sent while the first was validated
+    finally:
+        pool.close()
 
 
 def test_beyond_the_pool_limit_the_pool_cheapest_to_restart_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -111,6 +111,8 @@ class _Local:
 
 _LOCAL = _Local()
 _failed: dict[tuple[str, bool, str], str] = {}
+_ready: dict[tuple[str, bool, str], Any] = {}
+"""Releases found prepared in this process: their Python (not looked up again for every file)."""
 _prepare_locks: dict[str, threading.Lock] = {}
 _state_lock = threading.Lock()
 
@@ -133,6 +135,9 @@ def _python_for(release: str) -> tuple[Any, str | None]:
     the process (per cache folder and offline mode), so a bucket of such files tries once."""
     key = (str(envs.cache_dir()), envs.offline(), release)
     with _state_lock:
+        ready = _ready.get(key)
+        if ready is not None and ready.exists():  # not pruned meanwhile
+            return ready, None
         if key in _failed:
             return None, _failed[key]
         lock = _prepare_locks.setdefault(release, threading.Lock())
@@ -140,16 +145,20 @@ def _python_for(release: str) -> tuple[Any, str | None]:
         if key in _failed:
             return None, _failed[key]
         try:
-            return envs.prepare(table().releases[release]), None
+            python = envs.prepare(table().releases[release])
         except envs.PrepareError as exc:
             _failed[key] = str(exc)
             return None, str(exc)
+    with _state_lock:
+        _ready[key] = python
+    return python, None
 
 
 def reset() -> None:
     """Forget failed preparations and stop every worker (after the cache or offline mode changed)."""
     with _state_lock:
         _failed.clear()
+        _ready.clear()
     envs._outside.clear()
     envs._ours.clear()
     workers.close_all()
@@ -185,7 +194,7 @@ def validate(stem: str, version: str, raw: bytes | str, data: Any = None) -> Ver
         try:
             for _attempt in range(8):
                 try:
-                    results = workers.pool(release.version, python).request(classes, text)
+                    results = workers.pool(release.version, python).request(classes, raw)
                     break
                 except workers.PoolClosed:  # closed by another thread to make room: a new one
                     continue

@@ -4,10 +4,14 @@ It imports only the standard library and what that environment holds (the aind-d
 release and its pydantic), so it works with pydantic 1 and 2 alike. Protocol: JSON lines.
 
 - On start it writes ``{"ready": true, "aind_data_schema": V, "pydantic": V}``.
-- Each request ``{"id": N, "classes": [[module, class], ...], "text": JSON}`` is answered with
+- Each request is a JSON line ``{"id": N, "classes": [[module, class], ...], "size": S}``
+  followed by the document itself, S bytes of UTF-8 (not escaped into the line: the worker hands
+  the bytes to the model as they came). It is answered with
   ``{"id": N, "results": [{"class": C, "errors": [...] | [], "crash": null | "KeyError(...)"}]}``:
   the classes are tried in order and the first that accepts the text ends the list.
   An error is ``{"loc": [...], "msg": "...", "type": "..."}``, with ``"input"`` when it is a scalar.
+  Requests are answered in the order they came; the linter may send the next before the last
+  reply is read, so that the worker never waits between two files.
 
 The release's validators run exactly as in the release (``model_validate_json``, or
 ``parse_raw`` under pydantic 1); an exception other than a validation error (the release's
@@ -53,7 +57,7 @@ class Validator:
             self.imported += time.perf_counter() - started
         return self.models[key]
 
-    def errors(self, model: Any, text: str) -> list[dict[str, Any]]:
+    def errors(self, model: Any, text: str | bytes) -> list[dict[str, Any]]:
         try:
             if self.pydantic_major >= 2:
                 model.model_validate_json(text)
@@ -89,7 +93,7 @@ class Validator:
 
 
 def serve(validator: Validator, requests: Any, out: Any) -> None:
-    """Answer JSON-line requests until the input ends."""
+    """Answer requests (read from the binary stream ``requests``) until the input ends."""
     ready = {"ready": True, "aind_data_schema": _version("aind-data-schema"), "pydantic": _version("pydantic")}
     out.write(json.dumps(ready) + "\n")
     out.flush()
@@ -98,6 +102,11 @@ def serve(validator: Validator, requests: Any, out: Any) -> None:
             continue
         try:
             request = json.loads(line)
+            size = int(request.pop("size"))
+            body = requests.read(size)
+            if len(body) != size:
+                return  # the input ended inside a document
+            request["text"] = body
             reply = validator.handle(request)
         except Exception as exc:
             reply = {"id": None, "fatal": f"{type(exc).__name__}: {exc}"[:500]}
@@ -160,7 +169,7 @@ def zygote(control_fd: int, validator: Validator) -> None:
                 for fd in fds:
                     os.close(fd)
                 try:
-                    requests = os.fdopen(mine[0], "r", encoding="utf-8")
+                    requests = os.fdopen(mine[0], "rb")
                     with requests, os.fdopen(mine[1], "w", encoding="utf-8") as out:
                         serve(validator, requests, out)
                 finally:
@@ -181,7 +190,7 @@ def main() -> int:
         out.close()
         zygote(int(sys.argv[2]), validator)
         return 0
-    serve(validator, sys.stdin, out)
+    serve(validator, sys.stdin.buffer, out)
     return 0
 
 
