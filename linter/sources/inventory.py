@@ -39,6 +39,8 @@ DUCKDB_MEMORY = "1GB"
 """DuckDB's memory limit while reading and sorting the report; past it, it spills to the temporary folder."""
 STREAM_BATCH = 65_536
 """Rows read from the sorted table at a time when handing out assets."""
+ORDER = "asset, key, modified DESC NULLS LAST"
+"""The order of the objects table: by asset, each key's versions newest first."""
 AHEAD_LIMIT = 4096
 """Assets kept that were streamed past before they were asked for (the engine asks in order)."""
 CSV_COLUMNS = {
@@ -312,7 +314,7 @@ class InventorySource:
         prefix = scan_prefix.replace("'", "''")
         skipped = "(key = '' OR (ends_with(key, '/') AND coalesce(size, 0) = 0))"  # the prefix, folder markers
         return f"""
-            SELECT asset, key, coalesce(size, 0), etag, modified, version_id, is_latest, is_delete_marker,
+            SELECT asset, key, coalesce(size, 0) AS size, etag, modified, version_id, is_latest, is_delete_marker,
                 size IS NULL OR (NOT {skipped} AND time_bad) AS bad
             FROM (
                 SELECT
@@ -378,7 +380,7 @@ class InventorySource:
         return relation, CSV_COLUMNS
 
     def _insert_together(self, db: Any, entries: list[dict[str, Any]], scan_prefix: str) -> bool:
-        """Every CSV or Parquet data file into the ``rows`` table in one statement, so that DuckDB
+        """Every CSV or Parquet data file into the sorted ``objects`` table in one statement, so that DuckDB
         reads the files in parallel (one gzip stream is read by one thread: file by file, a report
         of four files took 2.5 s, together 1.0 s). False when anything is wrong with any of them
         (unreadable, a bad Size or date): then :meth:`_insert` goes file by file to name it."""
@@ -398,10 +400,12 @@ class InventorySource:
                 types = {str(r[0]): str(r[1]) for r in db.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
                 if names["key"] not in types:
                     return False
-                db.execute(f"INSERT INTO rows {self._select(relation, names, types, scan_prefix)}")
+                # read, normalised and sorted in one statement: no intermediate table on disk
+                select = self._select(relation, names, types, scan_prefix)
+                db.execute(f"CREATE TABLE objects AS SELECT * FROM ({select}) ORDER BY {ORDER}")
             except Exception:
                 return False
-            return db.execute("SELECT 1 FROM rows WHERE bad LIMIT 1").fetchone() is None
+            return db.execute("SELECT 1 FROM objects WHERE bad LIMIT 1").fetchone() is None
         finally:
             for copy in copies:
                 copy.unlink(missing_ok=True)
@@ -505,20 +509,17 @@ class InventorySource:
         db.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
         db.execute("SET preserve_insertion_order = false")
         db.execute("SET TimeZone = 'UTC'")
-        db.execute(
-            "CREATE TABLE rows (asset VARCHAR, key VARCHAR, size BIGINT, etag VARCHAR, modified BIGINT,"
-            " version_id VARCHAR, is_latest BOOLEAN, is_delete_marker BOOLEAN, bad BOOLEAN)"
-        )
         scan = self.s3.root_prefix + (f"{self.s3._leaf}/" if self.s3.single_asset else "")
         if not self._insert_together(db, self.manifest.files, scan):
-            db.execute("DELETE FROM rows")
+            db.execute("DROP TABLE IF EXISTS objects")
+            db.execute(
+                "CREATE TABLE rows (asset VARCHAR, key VARCHAR, size BIGINT, etag VARCHAR, modified BIGINT,"
+                " version_id VARCHAR, is_latest BOOLEAN, is_delete_marker BOOLEAN, bad BOOLEAN)"
+            )
             for entry in self.manifest.files:  # one at a time, to name the file and row at fault
                 self._insert(db, entry, scan)
-        db.execute(
-            "CREATE TABLE objects AS SELECT asset, key, size, etag, modified, version_id, is_latest, is_delete_marker"
-            " FROM rows ORDER BY asset, key, modified DESC NULLS LAST"
-        )
-        db.execute("DROP TABLE rows")
+            db.execute(f"CREATE TABLE objects AS SELECT * FROM rows ORDER BY {ORDER}")
+            db.execute("DROP TABLE rows")
         db.execute("CHECKPOINT")
         db.execute("SET preserve_insertion_order = true")  # the assets are streamed out in order
         (self.rows_read,) = db.execute("SELECT count(*) FROM objects").fetchone()
