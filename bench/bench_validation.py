@@ -233,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r['release']:>8} {r['files']:>5} {r['linter_fps']:>10.1f} {r['workers']!s:>10} {r['bare_fps']:>9.1f} "
             f"{r['per_worker_core']:>15.2f} {r['per_core_all']:>14.2f} {r['per_core_wall']:>9.2f} "
-            f"{r['driver_ms_per_file']:>14.2f} {r['first_run_s']:>11.1f} {r.get('prepare_cold_s', float('nan')):>11.1f} "
-            f"{r.get('prepare_warm_s', float('nan')):>11.1f}  {mb}"
+            f"{r['driver_ms_per_file']:>14.2f} {r['first_run_s']:>11.1f} "
+            f"{r.get('prepare_cold_s', float('nan')):>11.1f} {r.get('prepare_warm_s', float('nan')):>11.1f}  {mb}"
         )
     print(f"load {os.getloadavg()}")
     return 0

@@ -206,6 +206,11 @@ class AuditHistory:
             ensure_schema(db)
             db.executescript(_PENDING)
             self.previous = self._previous_complete()
+            # facts of earlier audits: none (a bucket never audited with the M rules) spares a
+            # query per asset; what this audit learns is written at its end
+            self._earlier_facts = (
+                db.execute("SELECT 1 FROM asset_facts WHERE root = ? LIMIT 1", (root,)).fetchone() is not None
+            )
             cur = db.execute(
                 "INSERT INTO audits (root, started_at, tool_version) VALUES (?, ?, ?)",
                 (root, self.started_at, __version__),
@@ -229,6 +234,8 @@ class AuditHistory:
         if declared is not None:
             self._facts.append((self.root, asset, declared))
             return declared
+        if not self._earlier_facts:
+            return None
         with self.mutex:
             row = self.db.execute(
                 "SELECT schema_version FROM asset_facts WHERE root = ? AND name = ?", (self.root, asset)

@@ -191,6 +191,8 @@ def ledger_failure(path: Path, exc: sqlite3.Error) -> LedgerError:
 def _ts(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
+    if value.tzinfo is dt.UTC:  # the common case (listings, inventories): as astimezone would give it
+        return value.isoformat()
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).isoformat()
@@ -568,6 +570,8 @@ class _Pending:
     history: AssetHistory | None
     digest: str
     verdict: tuple[str, list[Finding]] | None
+    looked_up: bool = True
+    """The run read the asset's history (None: it was not in the ledger then)."""
 
 
 class TargetLedger:
@@ -710,11 +714,12 @@ class TargetLedger:
         """Queue the asset's sighting; commits in batches. An asset whose listing failed is not
         recorded: its missing keys would look deleted, and new keys added on the next run."""
         with self._mutex:
+            looked_up = asset.name in self._histories
             history = self._histories.pop(asset.name, None)
             verdict = self._verdicts.pop(asset.name, None)
             if asset.errors:
                 return
-            self._pending.append(_Pending(asset, history, listing_digest(asset), verdict))
+            self._pending.append(_Pending(asset, history, listing_digest(asset), verdict, looked_up))
             due = len(self._pending) >= self.ledger.batch_assets
             due = due or time.monotonic() - self._last_flush >= self.ledger.batch_seconds
             if due:
@@ -785,12 +790,17 @@ class TargetLedger:
             verdicts = json.dumps([f.to_dict() for f in p.verdict[1]], ensure_ascii=False, separators=(",", ":"))
         values = (_ts(first_object), _ts(sealed_at), _ts(sealed_seen), p.digest, verdict_fp, verdicts)
         if h is None:
-            # not read by this run (never recorded, as a rule): what the ledger holds is merged
-            known = db.execute(
-                "SELECT a.last_seen, o.records, o.raw_size FROM assets a JOIN asset_objects o"
-                " ON o.asset_id = a.id WHERE a.root = ? AND a.name = ? ORDER BY o.chunk",
-                (self.root, p.asset.name),
-            ).fetchall()
+            # never recorded (its history was read, and absent), or not read by this run: then
+            # what the ledger holds is merged
+            known = (
+                []
+                if p.looked_up
+                else db.execute(
+                    "SELECT a.last_seen, o.records, o.raw_size FROM assets a JOIN asset_objects o"
+                    " ON o.asset_id = a.id WHERE a.root = ? AND a.name = ? ORDER BY o.chunk",
+                    (self.root, p.asset.name),
+                ).fetchall()
+            )
             cur = db.execute(
                 "INSERT INTO assets (root, name, first_seen, last_seen, first_object_at, sealed_at, sealed_seen,"
                 " listing_digest, verdict_fingerprint, verdicts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -809,7 +819,8 @@ class TargetLedger:
             if h.listing_digest == p.digest:
                 return  # same listing as last time: the keys' sightings follow the asset's last_seen
             old = h.records
-        db.execute("DELETE FROM asset_objects WHERE asset_id = ?", (asset_id,))
+        if h is not None or not p.looked_up:  # a new asset has no chunks to replace
+            db.execute("DELETE FROM asset_objects WHERE asset_id = ?", (asset_id,))
         db.executemany(
             "INSERT INTO asset_objects (asset_id, chunk, keys, live, raw_size, records) VALUES (?, ?, ?, ?, ?, ?)",
             [(asset_id, *c) for c in encode_records(merge_records(old, p.asset.objects, self.now))],
