@@ -131,6 +131,14 @@ def test_inventory_with_versions_gives_the_listing_findings(
     assert inventoried.code == 1, inventoried.err
     for field in ("findings", "assets", "summary", "complete"):
         assert inventoried.json()[field] == listed.json()[field], field
+    # rules that read no object: the inventory's assets are checked in one thread
+    select = ["--select", "N,L,I4", "--jobs", "8", "--format", "json"]
+    listed = s3_cli(aws_env, "check", f"s3://{bucket}", *select)
+    inventoried = s3_cli(aws_env, "check", f"s3://{bucket}", "--inventory", str(manifest), *select)
+    assert inventoried.code == listed.code == 1, inventoried.err
+    assert {"I401", "I402", "L302"} <= set(listed.json()["summary"]["by_rule"]) <= {"I401", "I402", "L302", "N101"}
+    for field in ("findings", "assets", "summary", "complete"):
+        assert inventoried.json()[field] == listed.json()[field], field
 
 
 def test_current_objects_inventory_from_s3(aws_env: SeaweedServer, s3_bucket: BucketHandle, tmp_path: Path) -> None:
