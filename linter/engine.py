@@ -233,7 +233,7 @@ class Linter:
             )
             if f is not None:
                 findings.append(f)
-        checked = set(names)
+        checked = info.asset_names if only is None else set(names)  # one set of the names, not two
         about_assets: dict[str, list[Finding]] = {}
         for f in findings:
             if f.asset is not None and f.asset in checked:
