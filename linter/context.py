@@ -191,9 +191,13 @@ class AssetContext:
         """Every folder path below the asset root ('a', 'a/b', ...), from the object keys."""
         out: set[str] = set()
         for key in self.objects_by_key:
-            parts = key.split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                out.add("/".join(parts[:i]))
+            end = key.rfind("/")
+            while end >= 0:
+                folder = key[:end]
+                if folder in out:
+                    break  # and so are the folders above it
+                out.add(folder)
+                end = key.rfind("/", 0, end)
         return frozenset(out)
 
     def path(self, key: str) -> str:
