@@ -226,7 +226,10 @@ def test_a_bad_file_among_several_is_named(aws_env: SeaweedServer, s3_bucket: Bu
         manifest.write_text(json.dumps(doc))
         res = s3_cli(aws_env, "check", target, "--inventory", str(manifest))
         assert res.code == 2
-        assert res.err == expected if text is not None else res.err.startswith(expected), res.err
+        if text is not None:
+            assert res.err == expected
+        else:
+            assert res.err.startswith(expected), res.err
 
 
 @pytest.mark.parametrize("fmt", ["Parquet", "ORC"])
@@ -268,3 +271,17 @@ def test_parquet_and_orc_inventory(
     inventoried = s3_cli(aws_env, "check", f"s3://{bucket}", "--inventory", str(manifest_path), "--format", "json")
     assert inventoried.code == listed.code, inventoried.err
     assert inventoried.json()["findings"] == listed.json()["findings"]
+
+
+def test_the_fast_object_constructor_makes_the_same_objects() -> None:
+    """``object_info`` (the inventory's constructor) sets every field as ``ObjectInfo(...)`` does."""
+    from linter.sources import ObjectInfo, object_info
+
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
+    values = ("a/b.json", 12, "etag1", when, "v1", False, True, "sha256:00")
+    made, plain = object_info(*values), ObjectInfo(*values)
+    assert made == plain and hash(made) == hash(plain)
+    assert [getattr(made, f) for f in ObjectInfo.__slots__] == list(values)
+    assert object_info("k", 1, None, None) == ObjectInfo("k", 1)
+    with pytest.raises(AttributeError):  # still frozen
+        made.size = 13  # type: ignore[misc]

@@ -115,6 +115,19 @@ def test_n104_empty_token_and_forbidden_character(tmp_path: Path) -> None:
     ]
 
 
+def test_n104_ascii_control_character(tmp_path: Path) -> None:
+    """Printable ASCII skips the invisible-character scan; an ASCII control character does not."""
+    name = "ecephys_1234\x1b56_2022-12-12_05-06-07"
+    found = lint_names(tmp_path, name, "ecephys_123456_2022-12-12_05-06-07", code="N104")
+    assert [(f[1], f[2]) for f in found] == [
+        (
+            name,
+            "the name holds invisible character(s) U+001B; it shows as 'ecephys_123456_2022-12-12_05-06-07' "
+            "but is another name",
+        )
+    ]
+
+
 def test_n105_derived_before_source(tmp_path: Path) -> None:
     name = "ecephys_1_2023-04-10_17-09-26_sorted_2023-04-09_10-00-00"
     assert lint_names(tmp_path, name, "ecephys_1_2023-04-10_17-09-26_sorted_2023-04-10_17-09-26", code="N105") == [

@@ -36,6 +36,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
+from pathlib import Path
 from typing import Any, Literal
 
 from linter.sidecar_json import json_path
@@ -111,7 +112,7 @@ class _Local:
 
 _LOCAL = _Local()
 _failed: dict[tuple[str, bool, str], str] = {}
-_ready: dict[tuple[str, bool, str], Any] = {}
+_ready: dict[tuple[str, bool, str], Path] = {}
 """Releases found prepared in this process: their Python (not looked up again for every file)."""
 _prepare_locks: dict[str, threading.Lock] = {}
 _state_lock = threading.Lock()
@@ -130,7 +131,7 @@ def _unknown(res: Resolution) -> Verdict:
     return Verdict("unknown-version", res.stem, res.version, message=message, nearest=res.nearest)
 
 
-def _python_for(release: str) -> tuple[Any, str | None]:
+def _python_for(release: str) -> tuple[Path | None, str | None]:
     """The Python of the release's environment, or (None, why not). A failure is remembered for
     the process (per cache folder and offline mode), so a bucket of such files tries once."""
     key = (str(envs.cache_dir()), envs.offline(), release)

@@ -1,7 +1,8 @@
 """The validation worker: runs with the Python of one release's environment, never imports the linter.
 
 It imports only the standard library and what that environment holds (the aind-data-schema
-release and its pydantic), so it works with pydantic 1 and 2 alike. Protocol: JSON lines.
+release and its pydantic), so it works with pydantic 1 and 2 alike. Protocol: JSON lines, each
+request followed by its document's bytes.
 
 - On start it writes ``{"ready": true, "aind_data_schema": V, "pydantic": V}``.
 - Each request is a JSON line ``{"id": N, "classes": [[module, class], ...], "size": S}``

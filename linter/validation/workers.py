@@ -350,12 +350,12 @@ class Pool:
                         self._all.remove(w)
                         retired.append(w)
                     usable = [w for w in self._all if need <= w.loaded and w.in_flight < DEPTH]
-                    idle = [w for w in usable if w.in_flight == 0]
-                    if idle or (usable and len(self._all) + self._spawning >= self.max_workers):
-                        worker = min(usable, key=lambda w: w.in_flight)
+                    worker = min(usable, key=lambda w: w.in_flight, default=None)
+                    room = len(self._all) + self._spawning < self.max_workers
+                    if worker is not None and (worker.in_flight == 0 or not room):
                         worker.in_flight += 1
                         return worker
-                    if len(self._all) + self._spawning < self.max_workers:
+                    if room:
                         self._spawning += 1
                         break
                     self._cond.wait(1.0)
