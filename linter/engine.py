@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -20,7 +21,7 @@ from linter.findings import AssetResult, Finding, Severity
 from linter.plan import RunPlan
 from linter.registry import UNREADABLE, Rule
 from linter.safetext import scrub
-from linter.sources import Asset, Source, SourceError, SourceFactory, open_source
+from linter.sources import Asset, ClearedAsset, Source, SourceError, SourceFactory, SummarizingSource, open_source
 from linter.validation.envs import configure as configure_schemas
 from linter.work import VERDICTS, AssetOutcome, Checker, WorkItem, unfinished
 
@@ -91,6 +92,11 @@ class Linter:
         self.deadline = time.monotonic() + plan.timeout if plan.timeout is not None else None
         """When the run's ``--timeout`` runs out (``time.monotonic()``), or None."""
         self.timed_out = False
+        self.prefilter = True
+        """Let a summarizing source clear assets no rule can find anything in (off: every asset is
+        listed and checked in Python; the findings are the same)."""
+        self.cleared = 0
+        """Assets of the latest target that the source's summary cleared (never listed one by one)."""
 
     def close(self) -> None:
         runners, self._runners = self._runners, {}
@@ -182,6 +188,12 @@ class Linter:
         plan = self.plan
         source = self.open_source(target, plan)
         self.last_source = source
+        self.cleared = 0
+        summarized = False
+        # a run with a ledger records every object, and the hook checks a few entries: no summary
+        if self.prefilter and self.ledger is None and only is None and isinstance(source, SummarizingSource):
+            condition = self.checker.clear_condition()
+            summarized = condition is not None and source.prefilter(condition)
         listed = self.list_assets(source)
         if listed is None:  # the --timeout ran out before the target was even listed
             self.timed_out = True
@@ -244,17 +256,23 @@ class Linter:
             self.on_listed(len(names))
         yield AssetResult(None, None, None, len(root_objects), findings, complete=not root_errors and not empty)
 
-        kind = choose_executor(plan, len(names))
+        pending = names
+        if summarized:  # the assets the summary did not clear are listed and checked
+            assert isinstance(source, SummarizingSource)
+            pending = [n for n, c in _merge(names, source.cleared()) if c is None]
+            self.cleared = len(names) - len(pending)
+        kind = choose_executor(plan, len(pending))
         self.last_executor = kind
         try:
             runner = self.runner_for(kind)
             job = runner.job(new_token(), plan, info, source.reader())
             runner.start(job)
             stream = runner.run_listed(
-                job, names, lambda n: self.work_item(source, n, ledger), self.deadline, self.unfinished
+                job, pending, lambda n: self.work_item(source, n, ledger), self.deadline, self.unfinished
             )
+            outcomes = _with_cleared(names, source.cleared(), stream) if summarized else stream
             try:
-                for item, outcome in stream:
+                for item, outcome in outcomes:
                     if item.late:
                         outcome = self.unfinished(item)
                     if outcome.unfinished:
@@ -280,13 +298,13 @@ class Linter:
         """The target's asset names, sorted; None when the ``--timeout`` ran out first (the
         listing then goes on in a thread nobody waits for)."""
         if self.deadline is None:
-            return sorted(set(source.asset_names()))
+            return _sorted_names(source.asset_names())
         box: list[list[str]] = []
         failure: list[BaseException] = []
 
         def work() -> None:
             try:
-                box.append(sorted(set(source.asset_names())))
+                box.append(_sorted_names(source.asset_names()))
             except BaseException as exc:
                 failure.append(exc)
 
@@ -296,3 +314,41 @@ class Linter:
         if failure:
             raise failure[0]
         return box[0] if box else None
+
+
+def _sorted_names(names: Iterable[str]) -> list[str]:
+    """The names sorted, each once (a source lists them sorted already: then checked, not sorted)."""
+    listed = list(names)
+    if all(a < b for a, b in itertools.pairwise(listed)):
+        return listed
+    return sorted(set(listed))
+
+
+def _merge(names: list[str], cleared: Iterator[ClearedAsset]) -> Iterator[tuple[str, ClearedAsset | None]]:
+    """Each name, with its cleared asset when the summary cleared it (both sorted alike)."""
+    head = next(cleared, None)
+    for name in names:
+        if head is not None and head.name < name:
+            raise SourceError(f"the listing summary cleared {head.name!r}, which is not in the listing")
+        if head is not None and head.name == name:
+            yield name, head
+            head = next(cleared, None)
+        else:
+            yield name, None
+    if head is not None:
+        raise SourceError(f"the listing summary cleared {head.name!r}, which is not in the listing")
+
+
+def _with_cleared(
+    names: list[str], cleared: Iterator[ClearedAsset], stream: Iterator[tuple[WorkItem, AssetOutcome]]
+) -> Iterator[tuple[WorkItem, AssetOutcome]]:
+    """The checked assets' outcomes with the cleared assets' (no finding) between them, in name order."""
+    for name, c in _merge(names, cleared):
+        if c is None:
+            yield next(stream)
+        else:
+            yield _CLEARED_ITEM, AssetOutcome(AssetResult(name, c.level, c.source, c.objects, []))
+
+
+_CLEARED_ITEM = WorkItem(Asset(""))
+"""The work item of a cleared asset: never checked, and nothing of it is remembered."""

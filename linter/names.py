@@ -157,3 +157,36 @@ def _parse_cached(name: str, modality_optional: bool, modalities: frozenset[str]
     last_label_tokens = len(labels[-1].split("_"))
     source = "_".join(tokens[: pairs[-1] - last_label_tokens])
     return ParsedName(name, tokens, "derived", modality, subject, stamps, tuple(labels), source, raw_name)
+
+
+_NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
+
+
+@lru_cache(maxsize=16)
+def _strict_pattern(modalities: frozenset[str], optional: bool, forbidden: frozenset[str]) -> str | None:
+    allowed = _NAME_CHARACTERS - forbidden
+    if not set("0123456789-") <= allowed:
+        return None  # every timestamp holds a character the convention forbids
+    cls = "[" + "".join(re.escape(c) for c in sorted(allowed)) + "]+"
+    listed = sorted(m for m in modalities if m and set(m) <= allowed)
+    if not listed and not optional:
+        return None
+    date = "([1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))"
+    time = "((?:[01][0-9]|2[0-3])-[0-5][0-9]-[0-5][0-9])"
+    modality = "(" + "|".join(re.escape(m) for m in listed) + ")_" if listed else "()"
+    head = f"(?:{modality})?" if optional else modality
+    return f"^{head}({cls})_{date}_{time}(?:_({cls})_{date}_{time})?$"
+
+
+def strict_name_pattern(convention: Convention) -> str | None:
+    """A regular expression, in the syntax Python's ``re`` and RE2 (DuckDB) share, that matches
+    only names the N1xx rules certainly accept, whole (raw, or derived from a raw name with a
+    label free of ``_``), so that a columnar listing can clear them without parsing each in
+    Python; its dates are shaped right but may not exist (check them apart). Groups: 1 modality,
+    2 subject, 3 date, 4 time, then for a derived name 5 label, 6 date, 7 time. None when the
+    convention admits no such name (it forbids a character every timestamp holds).
+
+    It is stricter than the grammar (ASCII letters, digits, ``.`` and ``-`` only, a modality of
+    the vocabulary or none): a name it does not match is parsed and judged in Python as always.
+    """
+    return _strict_pattern(convention.modalities, convention.modality_optional, convention.forbidden_characters)

@@ -9,9 +9,12 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from linter.findings import Severity
+
+if TYPE_CHECKING:
+    from linter.conventions import Convention
 
 ENTRY_POINT_GROUP = "aind_bucket_lint.rules"
 CODE_RE = re.compile(r"^[A-Z][0-9]{3}$")
@@ -39,6 +42,13 @@ class Rule:
     judges_absence: bool = False
     """The rule reports what is *not* in the listing (a missing sidecar, a deleted key): it does
     not run on an asset whose listing stopped partway, where absent may mean unlisted."""
+    clears: str | Callable[[Convention], str] | None = None
+    """An SQL condition over an asset's listing summary (the columns of
+    :data:`linter.sources.SUMMARY_COLUMNS`), or a function of the convention giving one, that
+    holds only when the rule certainly finds nothing in the asset, on a run without a ledger.
+    A source that summarizes its listing in SQL (an S3 Inventory) hands out no listing for an
+    asset every selected rule clears; the rule still judges every asset the condition does not
+    clear. A condition may be stricter than the rule (it only costs speed), never looser."""
     target_func: Callable[..., Any] | None = None
     """An asset rule's part that judges the target as a whole (``func(ctx: TargetContext)``),
     e.g. from facts no single asset holds: assets the ledger recorded that are gone."""
@@ -49,6 +59,10 @@ class Rule:
         if self.func is None:
             return ENGINE_RULE_DOCS.get(self.code, self.summary)
         return inspect.cleandoc(self.func.__doc__ or self.summary)
+
+    def clear_condition(self, convention: Convention) -> str | None:
+        """The rule's :attr:`clears` condition for this convention, or None."""
+        return self.clears(convention) if callable(self.clears) else self.clears
 
 
 _REGISTRY: dict[str, Rule] = {}
@@ -65,6 +79,7 @@ def rule(
     needs_listing: bool = True,
     needs_versions: bool = False,
     judges_absence: bool = False,
+    clears: str | Callable[[Convention], str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a rule function.
 
@@ -79,7 +94,8 @@ def rule(
     ``needs_listing=False`` marks a rule that judges the asset's name alone (it also runs on an
     asset whose listing failed); ``needs_versions`` one that looks at every version and delete
     marker, which the sources then list; ``judges_absence`` one that reports what the listing
-    lacks (it is skipped on an asset whose listing failed partway).
+    lacks (it is skipped on an asset whose listing failed partway); ``clears`` an SQL condition
+    under which it finds nothing (see :attr:`Rule.clears`).
     """
     if not CODE_RE.match(code):
         raise ValueError(f"rule code {code!r} must be a capital letter and three digits")
@@ -101,6 +117,7 @@ def rule(
                 needs_listing,
                 needs_versions,
                 judges_absence=judges_absence,
+                clears=clears,
             )
         )
         return func

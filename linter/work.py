@@ -80,6 +80,17 @@ class Checker:
             (r, fn) for r in enabled for fn in (r.func if r.scope == "target" else r.target_func,) if fn is not None
         ]
 
+    def clear_condition(self) -> str | None:
+        """When an asset needs no checking at all: every asset rule's :attr:`~Rule.clears`
+        condition, joined by AND; None when one of them has none."""
+        parts = []
+        for rule in [*self.asset_rules, *self.content_rules]:
+            condition = rule.clear_condition(self.plan.convention)
+            if condition is None:
+                return None
+            parts.append(f"({condition})")
+        return " AND ".join(parts) or "true"
+
     def finding(self, rule: Rule, v: Violation, asset: str | None) -> Finding:
         return Finding(rule.code, rule.name, self.plan.severity(rule, v), asset, v.path, v.message, dict(v.details))
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from linter.context import AssetContext, TargetContext
+from linter.conventions import Convention
 from linter.findings import Violation
 from linter.ledger import first_object_time
 from linter.registry import rule, target_part
@@ -80,7 +81,12 @@ def _versions_by_key(ctx: AssetContext) -> dict[str, list[ObjectInfo]]:
 
 
 @rule(
-    "I401", "overwritten-object", "error", "A key has more than one version: it was overwritten.", needs_versions=True
+    "I401",
+    "overwritten-object",
+    "error",
+    "A key has more than one version: it was overwritten.",
+    needs_versions=True,
+    clears="old_versions = 0",
 )
 def overwritten_object(ctx: AssetContext) -> Iterator[Violation]:
     """On a versioned bucket every write of a key keeps the previous version, so a key with more
@@ -115,6 +121,7 @@ def overwritten_object(ctx: AssetContext) -> Iterator[Violation]:
     "An object was deleted: a delete marker, or a recorded key that is gone.",
     needs_versions=True,
     judges_absence=True,
+    clears="old_versions = 0",  # and, without a ledger, no recorded key can be gone
 )
 def deleted_object(ctx: AssetContext) -> Iterator[Violation]:
     """A published object must stay. On a versioned bucket a delete marker shows a deletion
@@ -178,7 +185,13 @@ def vanished_assets(ctx: TargetContext) -> Iterator[Violation]:
         )
 
 
-@rule("I403", "changed-object", "error", "An object's ETag, size or LastModified differs from the ledger's record.")
+@rule(
+    "I403",
+    "changed-object",
+    "error",
+    "An object's ETag, size or LastModified differs from the ledger's record.",
+    clears="true",  # it compares with a ledger; a run with none has nothing to compare
+)
 def changed_object(ctx: AssetContext) -> Iterator[Violation]:
     """With ``--ledger``, every key is compared with the ETag, size and LastModified the ledger
     recorded when it first saw the key. Any difference means the object was rewritten after it
@@ -226,7 +239,21 @@ def _sealed_at(ctx: AssetContext) -> tuple[dt.datetime | None, dt.datetime | Non
     return first, (first + ctx.convention.upload_window if first is not None else None)
 
 
-@rule("I404", "late-addition", "warning", "An object was added to an asset after the asset was sealed.")
+def _sealed_in_time(convention: Convention) -> str:
+    """No object (exempt or not) was uploaded past the sealed time: the newest current object is
+    within the upload window of the oldest object or version (a key's upload time is never later
+    than its current version's LastModified)."""
+    window = int(convention.upload_window.total_seconds() * 1_000_000)
+    return f"first_modified IS NULL OR last_modified IS NULL OR last_modified <= first_modified + {window}"
+
+
+@rule(
+    "I404",
+    "late-addition",
+    "warning",
+    "An object was added to an asset after the asset was sealed.",
+    clears=_sealed_in_time,
+)
 def late_addition(ctx: AssetContext) -> Iterator[Violation]:
     """An asset is sealed once its upload is over: the convention's ``immutability.upload_window``
     (48 hours by default) after its first object. An object is a late addition when

@@ -10,7 +10,7 @@ from linter.names import parse_name
 from linter.registry import rule
 
 
-@rule("L301", "nested-asset", "error", "An asset lies inside another asset.")
+@rule("L301", "nested-asset", "error", "An asset lies inside another asset.", clears="NOT nested_hint")
 def nested_asset(ctx: AssetContext) -> Iterator[Violation]:
     """Every asset is a top-level prefix: derived assets live beside their sources, never inside
     them. A folder below an asset's root whose name parses as an asset name, or that holds a
@@ -44,7 +44,13 @@ def orphan_object(ctx: TargetContext) -> Iterator[Violation]:
         yield Violation(f"file {obj.key!r} at the target root belongs to no asset", obj.key, {"size": obj.size})
 
 
-@rule("L303", "missing-source", "warning", "A derived asset's source asset is not in the target.")
+@rule(
+    "L303",
+    "missing-source",
+    "warning",
+    "A derived asset's source asset is not in the target.",
+    clears="name_form = 'raw' OR (name_form = 'derived' AND source_listed)",
+)
 def missing_source(ctx: AssetContext) -> Iterator[Violation]:
     """A derived asset is named after its source asset, which should exist beside it. When the
     target holds no asset of that name the derived asset's provenance cannot be followed (or the

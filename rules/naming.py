@@ -7,13 +7,31 @@ import itertools
 from collections.abc import Iterator
 
 from linter.context import AssetContext
+from linter.conventions import Convention
 from linter.findings import Violation
 from linter.registry import rule
 from linter.safetext import invisible_characters, printable
 
+STRICT_NAME = "name_form IS NOT NULL"
+"""The listing summary's clearance of a name rule: the name is of the strict form (see
+:func:`linter.names.strict_name_pattern`), which every N1xx rule accepts, N103 and N107 aside."""
+
+
+def _no_placeholder(convention: Convention) -> str:
+    times = ", ".join("'" + t.replace("'", "''") + "'" for t in sorted(convention.placeholder_times))
+    if not times:
+        return STRICT_NAME
+    last = f"coalesce(right(last_stamp, 8), '') NOT IN ({times})"
+    return f"name_form IS NOT NULL AND right(stamp, 8) NOT IN ({times}) AND {last}"
+
 
 @rule(
-    "N101", "name-grammar", "error", "The asset name parses as neither a raw nor a derived name.", needs_listing=False
+    "N101",
+    "name-grammar",
+    "error",
+    "The asset name parses as neither a raw nor a derived name.",
+    needs_listing=False,
+    clears=STRICT_NAME,
 )
 def name_grammar(ctx: AssetContext) -> Iterator[Violation]:
     """The asset's name must be a raw name, ``[<modality>_]<subject-id>_<YYYY-MM-DD>_<HH-MM-SS>``,
@@ -47,6 +65,7 @@ def suggest_modality(token: str, modalities: dict[str, list[str]], vocabulary: f
     "error",
     "The modality token is not in the convention's vocabulary.",
     needs_listing=False,
+    clears=STRICT_NAME,
 )
 def unknown_modality(ctx: AssetContext) -> Iterator[Violation]:
     """A raw name's first token, when it has four, names the modality (or platform) and must be
@@ -63,7 +82,14 @@ def unknown_modality(ctx: AssetContext) -> Iterator[Violation]:
     yield Violation(f"modality {modality!r} is not in the vocabulary{hint}", ctx.name, details)
 
 
-@rule("N103", "invalid-datetime", "error", "A date or time in the name does not exist.", needs_listing=False)
+@rule(
+    "N103",
+    "invalid-datetime",
+    "error",
+    "A date or time in the name does not exist.",
+    needs_listing=False,
+    clears="name_form IS NOT NULL AND dates_valid",
+)
 def invalid_datetime(ctx: AssetContext) -> Iterator[Violation]:
     """Dates are ``YYYY-MM-DD`` and times ``HH-MM-SS`` on a 24-hour clock, and both must exist:
     ``2023-02-29`` and ``25-00-00`` are shaped right but are not real.
@@ -83,6 +109,7 @@ def invalid_datetime(ctx: AssetContext) -> Iterator[Violation]:
     "error",
     "A token of the name is empty or holds a forbidden character.",
     needs_listing=False,
+    clears=STRICT_NAME,
 )
 def invalid_token(ctx: AssetContext) -> Iterator[Violation]:
     """No token may be empty (``__``, or ``_`` at either end) or contain a character the
@@ -126,6 +153,7 @@ def invalid_token(ctx: AssetContext) -> Iterator[Violation]:
     "error",
     "A derived timestamp precedes its source's timestamp.",
     needs_listing=False,
+    clears="name_form = 'raw' OR (name_form = 'derived' AND last_stamp >= stamp)",
 )
 def derived_before_source(ctx: AssetContext) -> Iterator[Violation]:
     """A derived asset's timestamp is its processing time, which cannot come before the
@@ -142,7 +170,14 @@ def derived_before_source(ctx: AssetContext) -> Iterator[Violation]:
             )
 
 
-@rule("N106", "daisy-chained", "error", "The source part of a derived name is itself derived.", needs_listing=False)
+@rule(
+    "N106",
+    "daisy-chained",
+    "error",
+    "The source part of a derived name is itself derived.",
+    needs_listing=False,
+    clears=STRICT_NAME,
+)
 def daisy_chained(ctx: AssetContext) -> Iterator[Violation]:
     """ "Do not daisy-chain": a derived name is ``<raw-name>_<label>_<date>_<time>``, so its source
     part must be a raw name. ``<raw>_<a>_<dt>_<b>_<dt>`` stacks two derivations in one name;
@@ -165,6 +200,7 @@ def daisy_chained(ctx: AssetContext) -> Iterator[Violation]:
     "warning",
     "A derived label contains '_'.",
     needs_listing=False,
+    clears=STRICT_NAME,
 )
 def label_underscore(ctx: AssetContext) -> Iterator[Violation]:
     """aind-data-schema 2.x builds a derived name from any process name, ``_`` included
@@ -190,6 +226,7 @@ def label_underscore(ctx: AssetContext) -> Iterator[Violation]:
     "info",
     "A time of 00-00-00, usually a placeholder for an unknown time.",
     needs_listing=False,
+    clears=_no_placeholder,
 )
 def placeholder_time(ctx: AssetContext) -> Iterator[Violation]:
     """A time of ``00-00-00`` (or another placeholder the convention lists) is almost always a

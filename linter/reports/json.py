@@ -9,23 +9,26 @@ Both formats hold everything ``aind-bucket-lint report`` needs to render any oth
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import IO, Any
 
 from linter.findings import AssetResult
 from linter.reports import writes_utf8
-from linter.safetext import scrub_obj
+from linter.safetext import scrub, scrub_obj
 
 
 def asset_record(result: AssetResult) -> dict[str, Any]:
+    """The report's record of one asset, its strings scrubbed (:func:`~linter.safetext.scrub`)."""
+    source = result.source
     record: dict[str, Any] = {
-        "name": result.name,
+        "name": scrub(result.name) if result.name is not None else None,
         "level": result.level,
-        "source": result.source,
+        "source": scrub(source) if source is not None else None,
         "objects": result.objects,
     }
     schema_version = result.schema_version
     if schema_version is not None:
-        record["schema_version"] = schema_version
+        record["schema_version"] = scrub(schema_version)
     return record
 
 
@@ -73,19 +76,37 @@ class JsonLinesReporter:
     def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
         self.out = out
         self.ascii = not writes_utf8(out)
+        # one encoder for every line (json.dumps with options makes one per call)
+        self._encode = json.JSONEncoder(ensure_ascii=self.ascii, separators=(",", ":")).encode
+        self._string = encode_basestring_ascii if self.ascii else encode_basestring
 
     def _line(self, obj: dict[str, Any]) -> None:
-        self.out.write(json.dumps(scrub_obj(obj), ensure_ascii=self.ascii, separators=(",", ":")) + "\n")
+        self.out.write(self._encode(scrub_obj(obj)) + "\n")
 
     def start(self, header: dict[str, Any]) -> None:
         self._line({"type": "header", **header})
+
+    def _asset_line(self, record: dict[str, Any]) -> str:
+        """``_line({"type": "asset", **record})``, written out directly: most lines of a report of a
+        bucket are these, and the encoder's walk of a dict cost more than the rest of an asset's
+        output (``asset_record`` has scrubbed the strings)."""
+        string = self._string
+        parts = ['{"type":"asset"']
+        for key, value in record.items():
+            if isinstance(value, str):
+                parts.append(f'"{key}":{string(value)}')
+            elif value is None:
+                parts.append(f'"{key}":null')
+            else:
+                parts.append(f'"{key}":{int(value)}')
+        return ",".join(parts) + "}\n"
 
     def target(self, label: str) -> None:
         """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
         if result.name is not None:
-            self._line({"type": "asset", **asset_record(result)})
+            self.out.write(self._asset_line(asset_record(result)))
         for f in result.findings:
             self._line({"type": "finding", **f.to_dict()})
         if result.findings:

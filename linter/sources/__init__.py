@@ -11,7 +11,7 @@ import datetime as dt
 import importlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from linter.plan import RunPlan
@@ -150,6 +150,52 @@ class Source(Protocol):
 
     def existing_assets(self, names: Sequence[str]) -> frozenset[str]:
         """Which of ``names`` exist as assets here (``--destination``). Raises ReadError."""
+        ...
+
+
+SUMMARY_COLUMNS: dict[str, str] = {
+    "asset": "VARCHAR: the asset's name",
+    "objects": "BIGINT: its current objects (neither a delete marker nor an older version)",
+    "first_modified": "BIGINT: the oldest LastModified of its objects and versions, delete markers aside "
+    "(microseconds since 1970, UTC; NULL when none is known)",
+    "last_modified": "BIGINT: the newest LastModified of its current objects (microseconds; NULL when none)",
+    "old_versions": "BIGINT: its versions and delete markers that are not a current object",
+    "nested_hint": "BOOLEAN: a folder below its root holds a YYYY-MM-DD date in its name or holds "
+    "data_description.json (a folder that might be an asset)",
+    "name_form": "VARCHAR: 'raw' or 'derived' when the name is of the strict form every N1xx rule "
+    "accepts (linter.names.strict_name_pattern), dates aside; else NULL",
+    "stamp": "VARCHAR: the first YYYY-MM-DD_HH-MM-SS of a strict name",
+    "last_stamp": "VARCHAR: a strict derived name's own YYYY-MM-DD_HH-MM-SS (NULL for a raw name)",
+    "dates_valid": "BOOLEAN: the dates of a strict name exist on the calendar",
+    "source_listed": "BOOLEAN: a strict derived name's source asset is in the target",
+}
+"""The columns of a listing summary, one row per asset, over which rules state their
+:attr:`~linter.registry.Rule.clears` conditions (SQL, as DuckDB reads it)."""
+
+
+class ClearedAsset(NamedTuple):
+    """An asset the summary cleared: no selected rule can find anything in it."""
+
+    name: str
+    level: str
+    source: str | None
+    objects: int
+
+
+@runtime_checkable
+class SummarizingSource(Protocol):
+    """A source that can judge rules' :attr:`~linter.registry.Rule.clears` conditions over a
+    summary of its listing (:data:`SUMMARY_COLUMNS`) without handing each asset's objects to
+    Python (an S3 Inventory, in DuckDB). Optional: the engine uses it when a source offers it."""
+
+    def prefilter(self, condition: str) -> bool:
+        """Before the listing: clear the assets for which ``condition`` holds. False when this
+        listing cannot be summarized (then every asset is handed out as usual)."""
+        ...
+
+    def cleared(self) -> Iterator[ClearedAsset]:
+        """After the listing: the assets the condition cleared, sorted by name. Their objects
+        are never loaded (:meth:`Source.load_asset` is not called for them)."""
         ...
 
 

@@ -31,8 +31,9 @@ from typing import IO, Any
 from urllib.parse import unquote_plus
 
 from linter.conventions import Convention
+from linter.names import strict_name_pattern
 from linter.plan import S3Settings
-from linter.sources import Asset, ObjectInfo, ReadError, SourceError, object_info
+from linter.sources import Asset, ClearedAsset, ObjectInfo, ReadError, SourceError, object_info
 from linter.sources.s3 import S3Reader, S3Source, describe_error, parse_s3_url
 
 DUCKDB_MEMORY = "1GB"
@@ -41,6 +42,11 @@ STREAM_BATCH = 65_536
 """Rows read from the sorted table at a time when handing out assets."""
 ORDER = "asset, key, modified DESC NULLS LAST"
 """The order of the objects table: by asset, each key's versions newest first."""
+ROW_COLUMNS = (
+    "asset VARCHAR, key VARCHAR, size BIGINT, etag VARCHAR, modified BIGINT, version_id VARCHAR,"
+    " is_latest BOOLEAN, is_delete_marker BOOLEAN, bad BOOLEAN"
+)
+"""The objects table's columns (one row per object or version of the report)."""
 AHEAD_LIMIT = 4096
 """Assets kept that were streamed past before they were asked for (the engine asks in order)."""
 CSV_COLUMNS = {
@@ -171,6 +177,9 @@ class InventorySource:
         """``manifest``: the report's manifest.json (a local path or an s3:// URL); the rest as
         for :class:`~linter.sources.s3.S3Source`."""
         self.label = target
+        self.convention = convention
+        self._condition: str | None = None  # the rules' clearance (prefilter), until the report is read
+        self.summarized = False  # the report was summarized by asset and the condition applied
         # for GETs, and for an s3:// manifest
         self.s3 = S3Source(target, convention, settings, jobs=jobs, versions=versions)
         self.bucket = self.s3.bucket
@@ -260,12 +269,15 @@ class InventorySource:
                 raise InventoryError(f"inventory file {key}: MD5 {digest} differs from the manifest's {expected}")
         return path, copied
 
-    def _select(self, relation: str, names: dict[str, str], types: dict[str, str], scan_prefix: str) -> str:
+    def _select(
+        self, relation: str, names: dict[str, str], types: dict[str, str], scan_prefix: str, *, decoded: bool = False
+    ) -> str:
         """SQL normalising one data file's rows under the target prefix to (asset, key-in-asset,
         size, etag, last_modified in epoch microseconds, version_id, is_latest, is_delete_marker,
         bad); root objects get asset ''. ``names``: our field -> the file's column; ``types``: its
-        types. ``bad`` marks a row whose Size or LastModifiedDate :func:`_size` or
-        :func:`_time_text` would refuse (kept, so that the audit can stop naming it)."""
+        types; ``decoded``: the CSV keys of ``relation`` are URL-decoded already. ``bad`` marks a
+        row whose Size or LastModifiedDate :func:`_size` or :func:`_time_text` would refuse (kept,
+        so that the audit can stop naming it)."""
 
         def col(field: str) -> str | None:
             name = names[field]
@@ -276,8 +288,8 @@ class InventorySource:
 
         full = col("key")
         assert full is not None
-        if self.manifest.format == "CSV":  # CSV keys are URL-encoded, a space as '+'
-            full = f"url_decode(replace({full}, '+', '%20'))"
+        if self.manifest.format == "CSV" and not decoded:  # CSV keys are URL-encoded, a space as '+'
+            full = _decoded(full)
         size = col("size")
         if size is None:
             size_sql = "0"
@@ -285,9 +297,12 @@ class InventorySource:
             size_sql = f"CASE WHEN {size} IS NULL THEN 0 WHEN {size} >= 0 THEN CAST({size} AS BIGINT) END"
         else:  # a whole number of bytes, digits only (NULL when not: a bad row)
             text = f"CAST({size} AS VARCHAR)"
+            # digits alone (nothing left once they are stripped) are cast as they are; anything
+            # else goes through the regular expression, which allows the spaces Python's int() does
             size_sql = (
-                f"CASE WHEN {text} IS NULL OR {text} = '' THEN 0 ELSE TRY_CAST(nullif(regexp_extract({text}, "
-                f"'^\\s*([0-9]{{1,19}})\\s*$', 1), '') AS BIGINT) END"
+                f"CASE WHEN {text} IS NULL OR {text} = '' THEN 0 "
+                f"WHEN length({text}) <= 18 AND ltrim({text}, '0123456789') = '' THEN CAST({text} AS BIGINT) "
+                f"ELSE TRY_CAST(nullif(regexp_extract({text}, '^\\s*([0-9]{{1,19}})\\s*$', 1), '') AS BIGINT) END"
             )
         etag = col("etag")
         etag_sql = f"nullif(trim(CAST({etag} AS VARCHAR), '\"'), '')" if etag else "NULL"
@@ -379,6 +394,32 @@ class InventorySource:
         )
         return relation, CSV_COLUMNS
 
+    @contextlib.contextmanager
+    def _all_files(
+        self, db: Any, entries: list[dict[str, Any]]
+    ) -> Iterator[tuple[str, dict[str, str], dict[str, str]] | None]:
+        """DuckDB's reader of all the report's data files, our fields' names in it and its columns'
+        types; None when DuckDB cannot describe them or they have no key column. Remote files are
+        copied for the while (a wrong MD5 or a file that cannot be fetched is named right here)."""
+        copies: list[Path] = []
+        try:
+            paths: list[str] = []
+            for entry in entries:
+                local, copied = self._local_file(entry)
+                paths.append(str(local))
+                if copied:
+                    copies.append(local)
+            relation, names = self._relation("[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]")
+            try:
+                described = db.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+            except Exception:
+                described = []
+            types = {str(r[0]): str(r[1]) for r in described}
+            yield (relation, names, types) if names["key"] in types else None
+        finally:
+            for copy in copies:
+                copy.unlink(missing_ok=True)
+
     def _insert_together(self, db: Any, entries: list[dict[str, Any]], scan_prefix: str) -> bool:
         """Every CSV or Parquet data file into the sorted ``objects`` table in one statement, so that DuckDB
         reads the files in parallel (one gzip stream is read by one thread: file by file, a report
@@ -386,29 +427,63 @@ class InventorySource:
         (unreadable, a bad Size or date): then :meth:`_insert` goes file by file to name it."""
         if self.manifest.format not in ("CSV", "PARQUET") or len(entries) < 2:
             return False
-        copies: list[Path] = []
-        try:
-            paths: list[str] = []
-            for entry in entries:  # a wrong MD5 or a file that cannot be fetched is named right here
-                local, copied = self._local_file(entry)
-                paths.append(str(local))
-                if copied:
-                    copies.append(local)
-            listed = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
-            relation, names = self._relation(listed)
+        with self._all_files(db, entries) as described:
+            if described is None:
+                return False
+            relation, names, types = described
             try:
-                types = {str(r[0]): str(r[1]) for r in db.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
-                if names["key"] not in types:
-                    return False
                 # read, normalised and sorted in one statement: no intermediate table on disk
                 select = self._select(relation, names, types, scan_prefix)
                 db.execute(f"CREATE TABLE objects AS SELECT * FROM ({select}) ORDER BY {ORDER}")
             except Exception:
                 return False
             return db.execute("SELECT 1 FROM objects WHERE bad LIMIT 1").fetchone() is None
-        finally:
-            for copy in copies:
-                copy.unlink(missing_ok=True)
+
+    def _summarize(self, db: Any, entries: list[dict[str, Any]], scan_prefix: str, condition: str) -> bool:
+        """Read the CSV or Parquet report once, summarize each asset (:data:`SUMMARY_COLUMNS`),
+        judge ``condition`` on the summary, and keep the objects of the assets it does not clear
+        (and the target root's) in the sorted ``objects`` table. False (and nothing kept) when
+        the report cannot be read this way or holds a bad row: then it is read as usual, which
+        names what is wrong."""
+        if self.manifest.format not in ("CSV", "PARQUET") or not entries:
+            return False
+        with self._all_files(db, entries) as described:
+            try:
+                return described is not None and self._summary_tables(db, *described, scan_prefix, condition)
+            except Exception:
+                for table in ("listing", "summary", "verdicts", "objects"):
+                    with contextlib.suppress(Exception):
+                        db.execute(f"DROP TABLE IF EXISTS {table}")
+                return False
+
+    def _summary_tables(
+        self, db: Any, relation: str, names: dict[str, str], types: dict[str, str], scan_prefix: str, condition: str
+    ) -> bool:
+        # read once into memory (spilling to the temporary folder past DuckDB's limit), only the
+        # columns used and the keys decoded, unsorted and not normalized: that costs about what
+        # reading does (normalizing and sorting every object is what costs); the summary and the
+        # assets it does not clear come from this table
+        used = [c for c in dict.fromkeys(names.values()) if c in types]
+        decode = self.manifest.format == "CSV"
+        quoted = {c: '"' + c + '"' for c in used}
+        columns = ", ".join(f"{_decoded(q)} AS {q}" if decode and c == names["key"] else q for c, q in quoted.items())
+        db.execute(f"CREATE TEMP TABLE listing AS SELECT {columns} FROM {relation}")
+        rows = self._select("listing", names, types, scan_prefix, decoded=True)
+        db.execute(f"CREATE TABLE summary AS {_SUMMARY.replace('{rows}', rows)}")
+        if db.execute("SELECT 1 FROM summary WHERE bad LIMIT 1").fetchone() is not None:
+            db.execute("DROP TABLE summary")
+            db.execute("DROP TABLE listing")
+            return False
+        db.execute(f"CREATE TABLE verdicts AS {_verdicts(condition, strict_name_pattern(self.convention))}")
+        # the rows of the assets not cleared, found by their keys' first part alone, then normalized
+        key = '"' + names["key"] + '"'
+        rel = f"substr({key}, {len(scan_prefix) + 1})"
+        first = f"CASE WHEN strpos({rel}, '/') > 0 THEN split_part({rel}, '/', 1) ELSE '' END"
+        kept = f"SELECT * FROM listing WHERE {first} IN (SELECT asset FROM verdicts WHERE NOT cleared)"
+        pending = self._select(f"({kept})", names, types, scan_prefix, decoded=True)
+        db.execute(f"CREATE TABLE objects AS SELECT * FROM ({pending}) ORDER BY {ORDER}")
+        db.execute("DROP TABLE listing")
+        return True
 
     def _insert_orc(self, db: Any, key: str, path: str, scan_prefix: str) -> None:
         try:
@@ -510,19 +585,21 @@ class InventorySource:
         db.execute("SET preserve_insertion_order = false")
         db.execute("SET TimeZone = 'UTC'")
         scan = self.s3.root_prefix + (f"{self.s3._leaf}/" if self.s3.single_asset else "")
-        if not self._insert_together(db, self.manifest.files, scan):
+        if self._condition is not None and self._summarize(db, self.manifest.files, scan, self._condition):
+            self.summarized = True
+        elif not self._insert_together(db, self.manifest.files, scan):
             db.execute("DROP TABLE IF EXISTS objects")
-            db.execute(
-                "CREATE TABLE rows (asset VARCHAR, key VARCHAR, size BIGINT, etag VARCHAR, modified BIGINT,"
-                " version_id VARCHAR, is_latest BOOLEAN, is_delete_marker BOOLEAN, bad BOOLEAN)"
-            )
+            db.execute(f"CREATE TABLE rows ({ROW_COLUMNS})")
             for entry in self.manifest.files:  # one at a time, to name the file and row at fault
                 self._insert(db, entry, scan)
             db.execute(f"CREATE TABLE objects AS SELECT * FROM rows ORDER BY {ORDER}")
             db.execute("DROP TABLE rows")
         db.execute("CHECKPOINT")
         db.execute("SET preserve_insertion_order = true")  # the assets are streamed out in order
-        (self.rows_read,) = db.execute("SELECT count(*) FROM objects").fetchone()
+        if self.summarized:
+            (self.rows_read,) = db.execute("SELECT coalesce(sum(objects + old_versions), 0) FROM summary").fetchone()
+        else:
+            (self.rows_read,) = db.execute("SELECT count(*) FROM objects").fetchone()
         self._db = db
         return db
 
@@ -540,12 +617,12 @@ class InventorySource:
             root = db.execute(
                 f"SELECT key, size, etag, modified, version_id FROM objects WHERE asset = '' AND {current} ORDER BY key"
             ).fetchall()
-            names = [
-                r[0]
-                for r in db.execute(
-                    f"SELECT DISTINCT asset FROM objects WHERE asset != '' AND {current} ORDER BY asset"
-                ).fetchall()
-            ]
+            query = (
+                "SELECT asset FROM verdicts WHERE asset != '' AND objects > 0 ORDER BY asset"
+                if self.summarized
+                else f"SELECT DISTINCT asset FROM objects WHERE asset != '' AND {current} ORDER BY asset"
+            )
+            names = [r[0] for r in db.execute(query).fetchall()]
         self._root_objects = [ObjectInfo(r[0], r[1], r[2], _time(r[3]), r[4]) for r in root]
         if self.s3.root_prefix and not names and any(o.key == "data_description.json" for o in self._root_objects):
             raise InventoryError(
@@ -557,6 +634,34 @@ class InventorySource:
 
     def root_objects(self) -> list[ObjectInfo]:
         return self._root_objects
+
+    # -- the SummarizingSource protocol -------------------------------------------------------
+
+    def prefilter(self, condition: str) -> bool:
+        """Summarize the report by asset and clear the assets ``condition`` holds for (CSV and
+        Parquet reports of a prefix of assets; not one asset, not ORC)."""
+        if self._db is not None or self.s3.single_asset or self.manifest.format not in ("CSV", "PARQUET"):
+            return False
+        self._condition = condition
+        return True
+
+    def cleared(self) -> Iterator[ClearedAsset]:
+        if not self.summarized:
+            return
+        cursor = self._load().cursor()
+        relation = cursor.sql(
+            "SELECT asset, name_form, name_source, objects FROM verdicts"
+            " WHERE cleared AND objects > 0 AND asset != '' ORDER BY asset"
+        )
+        reader = (
+            relation.to_arrow_reader(STREAM_BATCH)
+            if hasattr(relation, "to_arrow_reader")
+            else relation.record_batch(STREAM_BATCH)
+        )
+        for batch in reader:
+            cols = [batch.column(i).to_pylist() for i in range(4)]
+            for name, form, source, objects in zip(*cols, strict=True):
+                yield ClearedAsset(name, form or "unknown", source, objects)
 
     def root_errors(self) -> list[ReadError]:
         return []
@@ -635,6 +740,57 @@ class InventorySource:
     @property
     def requests(self) -> Any:
         return self.s3.requests
+
+
+def _decoded(key: str) -> str:
+    """A CSV key column, URL-decoded (a space is written as '+')."""
+    return f"url_decode(replace({key}, '+', '%20'))"
+
+
+_CURRENT = "is_latest AND NOT is_delete_marker"
+_SUMMARY = f"""
+    SELECT asset,
+        count(*) FILTER (WHERE {_CURRENT}) AS objects,
+        min(modified) FILTER (WHERE NOT is_delete_marker) AS first_modified,
+        max(modified) FILTER (WHERE {_CURRENT}) AS last_modified,
+        count(*) FILTER (WHERE NOT ({_CURRENT})) AS old_versions,
+        coalesce(bool_or(regexp_matches(key, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[^/]*/')
+            OR ends_with(key, '/data_description.json')) FILTER (WHERE {_CURRENT}), false) AS nested_hint,
+        bool_or(bad) AS bad
+    FROM ({{rows}}) GROUP BY asset
+"""
+"""One row per asset (the target root's objects under asset ''): the summary's listing columns."""
+
+
+def _verdicts(condition: str, pattern: str | None) -> str:
+    """Each asset of the summary with the name columns of :data:`~linter.sources.SUMMARY_COLUMNS`
+    and whether ``condition`` clears it (never the target root's objects)."""
+    if pattern is None:
+        groups = "{'mod': '', 'subj': '', 'd1': '', 't1': '', 'label': '', 'd2': '', 't2': ''}"
+    else:
+        literal = "'" + pattern.replace("'", "''") + "'"
+        groups = f"regexp_extract(asset, {literal}, ['mod', 'subj', 'd1', 't1', 'label', 'd2', 't2'])"
+    return f"""
+        WITH named AS (
+            SELECT s.*, {groups} AS g FROM summary s
+        ), parsed AS (
+            SELECT *,
+                CASE WHEN g.d1 = '' THEN NULL WHEN g.label = '' THEN 'raw' ELSE 'derived' END AS name_form,
+                CASE WHEN g.d1 != '' THEN g.d1 || '_' || g.t1 END AS stamp,
+                CASE WHEN g.label != '' THEN g.d2 || '_' || g.t2 END AS last_stamp,
+                g.d1 != '' AND try_strptime(g.d1, '%Y-%m-%d') IS NOT NULL
+                    AND (g.label = '' OR try_strptime(g.d2, '%Y-%m-%d') IS NOT NULL) AS dates_valid,
+                CASE WHEN g.label != '' THEN left(asset, length(asset) - length(g.label) - 21) END AS name_source
+            FROM named
+        ), listed AS (
+            SELECT p.*, l.asset IS NOT NULL AS source_listed
+            FROM parsed p LEFT JOIN (SELECT asset FROM summary WHERE objects > 0 AND asset != '') l
+                ON p.name_source = l.asset
+        )
+        SELECT asset, objects, name_form, name_source,
+            asset != '' AND coalesce(({condition}), false) AS cleared
+        FROM listed
+    """
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
