@@ -347,8 +347,10 @@ def _with_cleared(
         if c is None:
             yield next(stream)
         else:
-            yield _CLEARED_ITEM, AssetOutcome(AssetResult(name, c.level, c.source, c.objects, []))
+            yield _CLEARED_ITEM, AssetOutcome(AssetResult(name, c.level, c.source, c.objects, []), None, _NOTHING)
 
 
+_NOTHING: dict[str, tuple[str, object]] = {}
+"""What a cleared asset's check learned: nothing (shared; never written to)."""
 _CLEARED_ITEM = WorkItem(Asset(""))
 """The work item of a cleared asset: never checked, and nothing of it is remembered."""

@@ -142,8 +142,8 @@ def write_report(folder: Path, *, versions: bool) -> Path:
     return manifest
 
 
-def _plan(manifest: Path, rules: dict[str, Rule] | None = None) -> RunPlan:
-    chosen = rules if rules is not None else select_rules(load_rules(), SELECT, [])
+def _plan(manifest: Path, rules: dict[str, Rule] | None = None, select: list[str] = SELECT) -> RunPlan:
+    chosen = rules if rules is not None else select_rules(load_rules(), select, [])
     settings = S3Settings(endpoint_url="http://127.0.0.1:9", region="us-east-1", max_attempts=1)
     return RunPlan(load_convention("aind-open-data"), chosen, s3=settings, inventory=str(manifest))
 
@@ -187,6 +187,20 @@ def test_summary_clears_assets_and_changes_no_finding(tmp_path: Path, versions: 
     rules = {f["rule"] for r in every for f in r[5]}
     assert {"N101", "N102", "N103", "N104", "N105", "N106", "N107", "N108", "L301", "L302", "L303", "I404"} <= rules
     assert ({"I401", "I402"} <= rules) is versions
+
+
+@pytest.mark.parametrize("select", [["I4"], ["L301", "L303", "I404"], ["N107"]])
+def test_other_selections_give_the_same_results(tmp_path: Path, select: list[str]) -> None:
+    """Without every name rule, names of no strict form are cleared too: their level and
+    source are still the parser's."""
+    plan = _plan(write_report(tmp_path, versions=True), select=select)
+    summarized, cleared = _run(plan, prefilter=True)
+    assert summarized == _run(plan, prefilter=False)[0]
+    assert 0 < cleared < len(summarized) - 1
+    levels = {r[0]: r[1] for r in summarized}
+    if "N107" not in select:  # cleared though no strict name: the parser's verdicts
+        assert levels["ecephys_1_2023-01-01"] == "unknown"
+        assert levels["ecephys_\uff11\uff12_2023-01-01_10-00-01"] == "raw"
 
 
 def test_a_rule_without_a_clearance_turns_the_summary_off(tmp_path: Path) -> None:
@@ -263,5 +277,5 @@ def test_the_json_lines_asset_line_is_what_json_writes() -> None:
         for result in results:
             record = {"type": "asset", **asset_record(result)}
             expected = json.dumps(record, ensure_ascii=not utf8, separators=(",", ":")) + "\n"
-            assert reporter._asset_line(asset_record(result)) == expected
+            assert reporter._asset_line(result) == expected
             assert json.loads(expected)["name"] == asset_record(result)["name"]

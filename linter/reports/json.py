@@ -86,27 +86,27 @@ class JsonLinesReporter:
     def start(self, header: dict[str, Any]) -> None:
         self._line({"type": "header", **header})
 
-    def _asset_line(self, record: dict[str, Any]) -> str:
-        """``_line({"type": "asset", **record})``, written out directly: most lines of a report of a
-        bucket are these, and the encoder's walk of a dict cost more than the rest of an asset's
-        output (``asset_record`` has scrubbed the strings)."""
+    def _asset_line(self, result: AssetResult) -> str:
+        """``_line({"type": "asset", **asset_record(result)})``, written out directly: most lines of
+        a report of a bucket are these, and the encoder's walk of a dict cost more than the rest
+        of an asset's output."""
         string = self._string
-        parts = ['{"type":"asset"']
-        for key, value in record.items():
-            if isinstance(value, str):
-                parts.append(f'"{key}":{string(value)}')
-            elif value is None:
-                parts.append(f'"{key}":null')
-            else:
-                parts.append(f'"{key}":{int(value)}')
-        return ",".join(parts) + "}\n"
+        source = "null" if result.source is None else string(scrub(result.source))
+        level = "null" if result.level is None else string(result.level)
+        line = (
+            f'{{"type":"asset","name":{string(scrub(result.name or ""))},"level":{level},"source":{source},'
+            f'"objects":{int(result.objects)}'
+        )
+        if result.schema_version is not None:
+            line += f',"schema_version":{string(scrub(result.schema_version))}'
+        return line + "}\n"
 
     def target(self, label: str) -> None:
         """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
         if result.name is not None:
-            self.out.write(self._asset_line(asset_record(result)))
+            self.out.write(self._asset_line(result))
         for f in result.findings:
             self._line({"type": "finding", **f.to_dict()})
         if result.findings:

@@ -31,7 +31,7 @@ from typing import IO, Any
 from urllib.parse import unquote_plus
 
 from linter.conventions import Convention
-from linter.names import strict_name_pattern
+from linter.names import parse_name, strict_name_pattern
 from linter.plan import S3Settings
 from linter.sources import Asset, ClearedAsset, ObjectInfo, ReadError, SourceError, object_info
 from linter.sources.s3 import S3Reader, S3Source, describe_error, parse_s3_url
@@ -297,11 +297,11 @@ class InventorySource:
             size_sql = f"CASE WHEN {size} IS NULL THEN 0 WHEN {size} >= 0 THEN CAST({size} AS BIGINT) END"
         else:  # a whole number of bytes, digits only (NULL when not: a bad row)
             text = f"CAST({size} AS VARCHAR)"
-            # digits alone (nothing left once they are stripped) are cast as they are; anything
-            # else goes through the regular expression, which allows the spaces Python's int() does
+            # digits alone (nearly every row) are cast as they are: a regular expression that
+            # extracts is dearer than one that only matches; the rest (spaces, 19 digits) is extracted
             size_sql = (
                 f"CASE WHEN {text} IS NULL OR {text} = '' THEN 0 "
-                f"WHEN length({text}) <= 18 AND ltrim({text}, '0123456789') = '' THEN CAST({text} AS BIGINT) "
+                f"WHEN regexp_full_match({text}, '[0-9]{{1,18}}') THEN CAST({text} AS BIGINT) "
                 f"ELSE TRY_CAST(nullif(regexp_extract({text}, '^\\s*([0-9]{{1,19}})\\s*$', 1), '') AS BIGINT) END"
             )
         etag = col("etag")
@@ -658,10 +658,14 @@ class InventorySource:
             if hasattr(relation, "to_arrow_reader")
             else relation.record_batch(STREAM_BATCH)
         )
+        make, convention = ClearedAsset._make, self.convention
         for batch in reader:
             cols = [batch.column(i).to_pylist() for i in range(4)]
-            for name, form, source, objects in zip(*cols, strict=True):
-                yield ClearedAsset(name, form or "unknown", source, objects)
+            for row in zip(*cols, strict=True):
+                if row[1] is None:  # not of the strict form (no name rule ran): parsed as the rules would
+                    parsed = parse_name(row[0], convention)
+                    row = (row[0], parsed.level, parsed.source, row[3])
+                yield make(row)
 
     def root_errors(self) -> list[ReadError]:
         return []
