@@ -259,7 +259,7 @@ class Linter:
         pending = names
         if summarized:  # the assets the summary did not clear are listed and checked
             assert isinstance(source, SummarizingSource)
-            pending = [n for n, c in _merge(names, source.cleared()) if c is None]
+            pending = source.pending()
             self.cleared = len(names) - len(pending)
         kind = choose_executor(plan, len(pending))
         self.last_executor = kind
@@ -270,7 +270,7 @@ class Linter:
             stream = runner.run_listed(
                 job, pending, lambda n: self.work_item(source, n, ledger), self.deadline, self.unfinished
             )
-            outcomes = _with_cleared(names, source.cleared(), stream) if summarized else stream
+            outcomes = _with_cleared(names, pending, source.cleared(), stream) if summarized else stream
             try:
                 for item, outcome in outcomes:
                     if item.late:
@@ -324,30 +324,25 @@ def _sorted_names(names: Iterable[str]) -> list[str]:
     return sorted(set(listed))
 
 
-def _merge(names: list[str], cleared: Iterator[ClearedAsset]) -> Iterator[tuple[str, ClearedAsset | None]]:
-    """Each name, with its cleared asset when the summary cleared it (both sorted alike)."""
-    head = next(cleared, None)
-    for name in names:
-        if head is not None and head.name < name:
-            raise SourceError(f"the listing summary cleared {head.name!r}, which is not in the listing")
-        if head is not None and head.name == name:
-            yield name, head
-            head = next(cleared, None)
-        else:
-            yield name, None
-    if head is not None:
-        raise SourceError(f"the listing summary cleared {head.name!r}, which is not in the listing")
-
-
 def _with_cleared(
-    names: list[str], cleared: Iterator[ClearedAsset], stream: Iterator[tuple[WorkItem, AssetOutcome]]
+    names: list[str],
+    pending: list[str],
+    cleared: Iterator[ClearedAsset],
+    stream: Iterator[tuple[WorkItem, AssetOutcome]],
 ) -> Iterator[tuple[WorkItem, AssetOutcome]]:
-    """The checked assets' outcomes with the cleared assets' (no finding) between them, in name order."""
-    for name, c in _merge(names, cleared):
-        if c is None:
+    """Every listed name's outcome, in order: a pending one's from ``stream`` (which checks them
+    in their order), a cleared one's made here (no finding)."""
+    waiting = iter(pending)
+    next_pending = next(waiting, None)
+    for name in names:
+        if name == next_pending:
             yield next(stream)
-        else:
-            yield _CLEARED_ITEM, AssetOutcome(AssetResult(name, c.level, c.source, c.objects, []), None, _NOTHING)
+            next_pending = next(waiting, None)
+            continue
+        c = next(cleared, None)
+        if c is None or c.name != name:
+            raise SourceError(f"{name!r} is listed, but the listing summary neither cleared it nor left it to check")
+        yield _CLEARED_ITEM, AssetOutcome(AssetResult(name, c.level, c.source, c.objects, []), None, _NOTHING)
 
 
 _NOTHING: dict[str, tuple[str, object]] = {}

@@ -198,6 +198,11 @@ class SummarizingSource(Protocol):
         are never loaded (:meth:`Source.load_asset` is not called for them)."""
         ...
 
+    def pending(self) -> list[str]:
+        """After the listing: the assets the condition did not clear, sorted by name (the
+        listed assets that :meth:`cleared` does not yield)."""
+        ...
+
 
 SourceFactory = Callable[[str, "RunPlan"], Source]
 """Opens a target for a run: takes the target as given and the run plan; raises SourceError."""

@@ -308,6 +308,7 @@ class InventorySource:
         etag_sql = f"nullif(trim(CAST({etag} AS VARCHAR), '\"'), '')" if etag else "NULL"
         modified = col("last_modified")
         time_bad = "false"
+        time_text = "NULL"
         if modified is None:
             time_sql = "NULL"
         elif integer("last_modified"):
@@ -315,9 +316,9 @@ class InventorySource:
         elif types[names["last_modified"]].upper().startswith("TIMESTAMP"):
             time_sql = f"epoch_us(CAST({modified} AS TIMESTAMPTZ))"
         else:
-            text = f"nullif(CAST({modified} AS VARCHAR), '')"
-            time_sql = f"epoch_us(TRY_CAST({text} AS TIMESTAMPTZ))"
-            time_bad = f"({text} IS NOT NULL AND {time_sql} IS NULL)"
+            time_text = f"nullif(CAST({modified} AS VARCHAR), '')"
+            time_sql = f"epoch_us(TRY_CAST({time_text} AS TIMESTAMPTZ))"
+            time_bad = "(modified_text IS NOT NULL AND modified IS NULL)"  # parsed once, below
         version = col("version_id")
         version_sql = f"nullif(nullif(CAST({version} AS VARCHAR), ''), 'null')" if version else "NULL"
 
@@ -335,13 +336,13 @@ class InventorySource:
                 SELECT
                     CASE WHEN strpos(rel, '/') > 0 THEN split_part(rel, '/', 1) ELSE '' END AS asset,
                     CASE WHEN strpos(rel, '/') > 0 THEN substr(rel, strpos(rel, '/') + 1) ELSE rel END AS key,
+                    {time_bad} AS time_bad,
                     *
                 FROM (
                     SELECT substr(full_key, {cut + 1}) AS rel, {size_sql} AS size, {etag_sql} AS etag,
-                        {time_sql} AS modified, {version_sql} AS version_id,
+                        {time_sql} AS modified, {time_text} AS modified_text, {version_sql} AS version_id,
                         {flag("is_latest", "true")} AS is_latest,
-                        {flag("is_delete_marker", "false")} AS is_delete_marker,
-                        {time_bad} AS time_bad
+                        {flag("is_delete_marker", "false")} AS is_delete_marker
                     FROM (SELECT {full} AS full_key, * FROM {relation})
                     WHERE starts_with(full_key, '{prefix}')
                 )
@@ -645,6 +646,13 @@ class InventorySource:
         self._condition = condition
         return True
 
+    def pending(self) -> list[str]:
+        if not self.summarized:
+            return sorted(self._names)
+        query = "SELECT asset FROM verdicts WHERE NOT cleared AND objects > 0 AND asset != '' ORDER BY asset"
+        with self._lock:
+            return [r[0] for r in self._load().execute(query).fetchall()]
+
     def cleared(self) -> Iterator[ClearedAsset]:
         if not self.summarized:
             return
@@ -758,7 +766,7 @@ _SUMMARY = f"""
         min(modified) FILTER (WHERE NOT is_delete_marker) AS first_modified,
         max(modified) FILTER (WHERE {_CURRENT}) AS last_modified,
         count(*) FILTER (WHERE NOT ({_CURRENT})) AS old_versions,
-        coalesce(bool_or(regexp_matches(key, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[^/]*/')
+        coalesce(bool_or((contains(key, '-') AND regexp_matches(key, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[^/]*/'))
             OR ends_with(key, '/data_description.json')) FILTER (WHERE {_CURRENT}), false) AS nested_hint,
         bool_or(bad) AS bad
     FROM ({{rows}}) GROUP BY asset
