@@ -4,7 +4,11 @@
 Its data files (CSV.gz or Parquet, read by DuckDB; ORC through pyarrow) are read once, in
 DuckDB, into a columnar table sorted by asset in a temporary folder (DuckDB spills to disk past
 its memory limit, so memory stays flat whatever the object count); no row goes through Python
-until the assets are handed out, in order, streamed from that table in Arrow batches. CSV keys
+until the assets are handed out, in order, streamed from that table in Arrow batches. When the
+engine offers a condition (:meth:`InventorySource.prefilter`: the rules' ``clears``, on a run
+without a ledger), the report is read into an in-memory table instead, summarized by asset
+(:data:`linter.sources.SUMMARY_COLUMNS`), and only the assets the condition does not clear are
+sorted into that table and handed out; the others never reach Python. CSV keys
 are URL-decoded. When the report
 lists all versions (``VersionId``, ``IsLatest``, ``IsDeleteMarker``), the assets carry every
 version and delete marker, as a versioned listing does. Sidecars are still read from the
