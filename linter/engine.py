@@ -189,11 +189,12 @@ class Linter:
         source = self.open_source(target, plan)
         self.last_source = source
         self.cleared = 0
-        summarized = False
+        summary: SummarizingSource | None = None  # the source, when it summarizes this listing
         # a run with a ledger records every object, and the hook checks a few entries: no summary
         if self.prefilter and self.ledger is None and only is None and isinstance(source, SummarizingSource):
             condition = self.checker.clear_condition()
-            summarized = condition is not None and source.prefilter(condition)
+            if condition is not None and source.prefilter(condition):
+                summary = source
         listed = self.list_assets(source)
         if listed is None:  # the --timeout ran out before the target was even listed
             self.timed_out = True
@@ -256,11 +257,8 @@ class Linter:
             self.on_listed(len(names))
         yield AssetResult(None, None, None, len(root_objects), findings, complete=not root_errors and not empty)
 
-        pending = names
-        if summarized:  # the assets the summary did not clear are listed and checked
-            assert isinstance(source, SummarizingSource)
-            pending = source.pending()
-            self.cleared = len(names) - len(pending)
+        pending = names if summary is None else summary.pending()  # the assets listed and checked
+        self.cleared = len(names) - len(pending)
         kind = choose_executor(plan, len(pending))
         self.last_executor = kind
         try:
@@ -270,7 +268,7 @@ class Linter:
             stream = runner.run_listed(
                 job, pending, lambda n: self.work_item(source, n, ledger), self.deadline, self.unfinished
             )
-            outcomes = _with_cleared(names, pending, source.cleared(), stream) if summarized else stream
+            outcomes = stream if summary is None else _with_cleared(names, pending, summary.cleared(), stream)
             try:
                 for item, outcome in outcomes:
                     if item.late:

@@ -261,7 +261,8 @@ def test_sources_that_summarize() -> None:
 
 
 def test_the_json_lines_asset_line_is_what_json_writes() -> None:
-    """The report's asset lines are written out directly; they are exactly json.dumps's."""
+    """The report's asset lines are written out directly; they are exactly the lines the generic
+    path writes (``_line``: scrubbed, then encoded), in ASCII and in UTF-8."""
     from linter.findings import AssetResult
     from linter.reports.json import JsonLinesReporter, asset_record
 
@@ -271,11 +272,44 @@ def test_the_json_lines_asset_line_is_what_json_writes() -> None:
         AssetResult(f"{RAW}_x_2023-01-01_10-00-01", "derived", RAW, 3, [], schema_version="2.0.\u00e9"),
     ]
     for utf8 in (True, False):
-        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8" if utf8 else "ascii")
-        reporter = JsonLinesReporter(out, {})
+        reporter = JsonLinesReporter(io.TextIOWrapper(io.BytesIO(), encoding="utf-8" if utf8 else "ascii"), {})
         assert reporter.ascii is not utf8
         for result in results:
-            record = {"type": "asset", **asset_record(result)}
-            expected = json.dumps(record, ensure_ascii=not utf8, separators=(",", ":")) + "\n"
-            assert reporter._asset_line(result) == expected
-            assert json.loads(expected)["name"] == asset_record(result)["name"]
+            generic = io.StringIO()
+            reporter.out, fast = generic, reporter._asset_line(result)
+            reporter._line({"type": "asset", **asset_record(result)})
+            assert fast == generic.getvalue()
+            assert json.loads(fast)["objects"] == result.objects
+
+
+def test_the_strict_pattern_follows_the_convention() -> None:
+    """What the convention forbids or requires narrows the strict form (or leaves none)."""
+    import copy
+
+    from linter.conventions import Convention
+    from rules.naming import _no_placeholder
+
+    base = load_convention("aind-open-data")
+
+    def variant(**names: Any) -> Convention:
+        data = copy.deepcopy(base.data)
+        data["names"].update(names)
+        return Convention("variant", "test", data)
+
+    def accepts(convention: Convention, name: str) -> bool:
+        pattern = strict_name_pattern(convention)
+        return pattern is not None and re.fullmatch(pattern, name) is not None
+
+    assert accepts(base, RAW) and accepts(base, "123456_2023-01-01_10-00-01")
+    assert not accepts(variant(modality_optional=False), "123456_2023-01-01_10-00-01")
+    assert accepts(variant(modality_optional=False), RAW)
+    # a forbidden '.' leaves it out of tokens, and out of the modalities that hold it
+    dotted = variant(forbidden_characters=".", modalities=["ecephys", "e.phys"])
+    assert not accepts(dotted, "ecephys_12.3_2023-01-01_10-00-01")
+    assert not accepts(dotted, "e.phys_123_2023-01-01_10-00-01")
+    assert accepts(dotted, RAW)
+    assert strict_name_pattern(variant(forbidden_characters="-")) is None  # every timestamp holds '-'
+    no_modality_left = variant(modality_optional=False, modalities=["e/phys"], forbidden_characters="/")
+    assert strict_name_pattern(no_modality_left) is None
+    assert _no_placeholder(variant(placeholder_times=[])) == "name_form IS NOT NULL"
+    assert "'00-00-00'" in _no_placeholder(base)

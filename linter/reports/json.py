@@ -18,17 +18,15 @@ from linter.safetext import scrub, scrub_obj
 
 
 def asset_record(result: AssetResult) -> dict[str, Any]:
-    """The report's record of one asset, its strings scrubbed (:func:`~linter.safetext.scrub`)."""
-    source = result.source
     record: dict[str, Any] = {
-        "name": scrub(result.name) if result.name is not None else None,
+        "name": result.name,
         "level": result.level,
-        "source": scrub(source) if source is not None else None,
+        "source": result.source,
         "objects": result.objects,
     }
     schema_version = result.schema_version
     if schema_version is not None:
-        record["schema_version"] = scrub(schema_version)
+        record["schema_version"] = schema_version
     return record
 
 

@@ -449,8 +449,8 @@ class InventorySource:
         judge ``condition`` on the summary, and keep the objects of the assets it does not clear
         (and the target root's) in the sorted ``objects`` table. False (and nothing kept) when
         the report cannot be read this way or holds a bad row: then it is read as usual, which
-        names what is wrong."""
-        if self.manifest.format not in ("CSV", "PARQUET") or not entries:
+        names what is wrong. (:meth:`prefilter` offers a condition only for CSV and Parquet.)"""
+        if not entries:
             return False
         with self._all_files(db, entries) as described:
             try:
