@@ -80,6 +80,24 @@ class Finding:
             out["status"] = self.status
         return out
 
+    @classmethod
+    def from_dict(cls, d: Any) -> Finding:
+        """The finding :meth:`to_dict` wrote (a report's, a baseline's, the store's); raises
+        ``ValueError`` saying what is missing or wrong when ``d`` is not one."""
+        try:
+            return cls(
+                str(d["rule"]),
+                str(d["name"]),
+                Severity.parse(str(d["severity"])),
+                d.get("asset"),
+                d.get("path"),
+                str(d["message"]),
+                dict(d.get("details") or {}),
+                d.get("status"),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(str(exc)) from None
+
 
 @dataclass
 class AssetResult:

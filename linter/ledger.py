@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from linter import __version__
-from linter.findings import Finding, Severity
+from linter.findings import Finding
 from linter.sources import Asset, ObjectInfo
 
 SCHEMA_VERSION = 2
@@ -347,12 +347,6 @@ def first_object_time(asset: Asset) -> dt.datetime | None:
     items = asset.versions if asset.versions is not None else asset.objects
     times = [o.last_modified for o in items if o.last_modified is not None and not o.is_delete_marker]
     return min(times) if times else None
-
-
-def finding_from_dict(d: dict[str, Any]) -> Finding:
-    return Finding(
-        d["rule"], d["name"], Severity.parse(d["severity"]), d["asset"], d["path"], d["message"], d["details"]
-    )
 
 
 _HELD_LOCKS: dict[int, IO[str]] = {}
@@ -661,7 +655,7 @@ class TargetLedger:
             history = self._histories.get(asset)
         if history is None or history.verdict_fingerprint != fingerprint or history.verdicts is None:
             return None
-        return [finding_from_dict(d) for d in json.loads(history.verdicts)]
+        return [Finding.from_dict(d) for d in json.loads(history.verdicts)]
 
     def put_verdicts(self, asset: str, fingerprint: str, findings: list[Finding]) -> None:
         with self._mutex:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from linter.conventions import Convention
-from linter.findings import Severity, Violation
-from linter.registry import Rule
+from linter.findings import Finding, Severity, Violation
+from linter.registry import UNREADABLE, Rule, load_rules
 
 DEFAULT_SIDECAR_BUDGET = 64 * 1024 * 1024
 
@@ -99,3 +99,21 @@ class RunPlan:
 
     def severity(self, rule: Rule, violation: Violation) -> Severity:
         return self.severities.get(rule.code, violation.severity or rule.severity)
+
+    def finding(self, rule: Rule, violation: Violation, asset: str | None) -> Finding:
+        """What ``rule`` said, as this run reports it (its severity after the overrides)."""
+        v = violation
+        return Finding(rule.code, rule.name, self.severity(rule, v), asset, v.path, v.message, dict(v.details))
+
+    def engine_finding(
+        self, code: str, asset: str | None, path: str | None, message: str, **details: Any
+    ) -> Finding | None:
+        """The engine's own finding ``code`` (E9xx), or None when the selection turned it off.
+        E901 (something could not be read) is always said, whatever --select/--ignore chose: an
+        unread part must never look like a clean pass."""
+        rule = self.rules.get(code)
+        if rule is None and code == UNREADABLE:
+            rule = load_rules()[UNREADABLE]
+        if rule is None:
+            return None
+        return self.finding(rule, Violation(message, path, details), asset)

@@ -23,7 +23,7 @@ from linter.context import AssetContext, ContentVerdicts, TargetInfo
 from linter.findings import AssetResult, Finding, Violation
 from linter.names import parse_name
 from linter.plan import RunPlan
-from linter.registry import RULE_CRASHED, UNREADABLE, Rule, load_rules
+from linter.registry import RULE_CRASHED, UNREADABLE, Rule
 from linter.sources import Asset, Reader, ReadError
 
 if TYPE_CHECKING:
@@ -92,19 +92,12 @@ class Checker:
         return " AND ".join(parts) or "true"
 
     def finding(self, rule: Rule, v: Violation, asset: str | None) -> Finding:
-        return Finding(rule.code, rule.name, self.plan.severity(rule, v), asset, v.path, v.message, dict(v.details))
+        return self.plan.finding(rule, v, asset)
 
     def engine_finding(
         self, code: str, asset: str | None, path: str | None, message: str, **details: Any
     ) -> Finding | None:
-        rule = self.plan.rules.get(code)
-        if rule is None and code == UNREADABLE:
-            # what could not be read is always said, whatever --select/--ignore chose: an
-            # unread part must never look like a clean pass
-            rule = load_rules()[UNREADABLE]
-        if rule is None:
-            return None
-        return self.finding(rule, Violation(message, path, details), asset)
+        return self.plan.engine_finding(code, asset, path, message, **details)
 
     def unreadable(self, errors: Iterable[ReadError], asset: str | None) -> list[Finding]:
         seen: set[tuple[str, str]] = set()
@@ -197,10 +190,9 @@ class Checker:
 
 def unfinished(plan: RunPlan, asset: str) -> AssetOutcome:
     """An asset the run's ``--timeout`` left unchecked: one E901 says so."""
-    rule = plan.rules.get(UNREADABLE) or load_rules()[UNREADABLE]
     message = f"not checked: the audit's --timeout of {plan.timeout:g} s ran out before this asset was finished"
-    violation = Violation(message, asset, {"timeout": plan.timeout})
-    finding = Finding(rule.code, rule.name, plan.severity(rule, violation), asset, asset, message, violation.details)
+    finding = plan.engine_finding(UNREADABLE, asset, asset, message, timeout=plan.timeout)
+    assert finding is not None  # E901 is never turned off
     parsed = parse_name(asset, plan.convention)
     result = AssetResult(asset, parsed.level, parsed.source, 0, [finding], complete=False)
     return AssetOutcome(result, unfinished=True)

@@ -26,7 +26,7 @@ from linter.commands.common import (
     report_specs,
 )
 from linter.config import Config, ConfigError
-from linter.findings import AssetResult, Finding, Severity, Violation
+from linter.findings import AssetResult, Finding, Severity
 from linter.history import AuditHistory
 from linter.ignores import AssetIgnores, IgnoreError
 from linter.plan import RunPlan
@@ -255,9 +255,8 @@ class IncompleteAudit(Exception):
 
 def target_error(plan: RunPlan, target: str, message: str) -> AssetResult:
     """The report's E901 for a target that could not be audited at all."""
-    rule = load_rules()[UNREADABLE]
-    severity = plan.severity(rule, Violation(message))
-    finding = Finding(rule.code, rule.name, severity, None, None, message, {"target": target})
+    finding = plan.engine_finding(UNREADABLE, None, None, message, target=target)
+    assert finding is not None  # E901 is never turned off
     return AssetResult(None, None, None, 0, [finding], complete=False)
 
 

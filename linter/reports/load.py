@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linter.findings import AssetResult, Finding, Severity
+from linter.findings import AssetResult, Finding
 
 
 class ReportError(Exception):
@@ -18,17 +18,8 @@ class ReportError(Exception):
 
 def finding(d: Any, where: str) -> Finding:
     try:
-        return Finding(
-            str(d["rule"]),
-            str(d["name"]),
-            Severity.parse(str(d["severity"])),
-            d.get("asset"),
-            d.get("path"),
-            str(d["message"]),
-            dict(d.get("details") or {}),
-            d.get("status"),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return Finding.from_dict(d)
+    except ValueError as exc:
         raise ReportError(f"{where}: not a finding of an aind-bucket-lint report ({exc})") from None
 
 
