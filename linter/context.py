@@ -20,7 +20,7 @@ from linter.sidecar_json import parse_json_bytes
 from linter.sources import Asset, ObjectInfo, Reader, ReadError, Source, SourceError, TooLarge
 
 if TYPE_CHECKING:
-    from linter.ledger import AssetHistory, VanishedAsset
+    from linter.store.records import AssetHistory, VanishedAsset
 
 T = TypeVar("T")
 DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024

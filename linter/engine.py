@@ -26,7 +26,8 @@ from linter.validation.envs import configure as configure_schemas
 from linter.work import VERDICTS, AssetOutcome, Checker, WorkItem, unfinished
 
 if TYPE_CHECKING:
-    from linter.ledger import Ledger, TargetLedger
+    from linter.store.db import Ledger
+    from linter.store.objects import TargetLedger
 
 __all__ = ["AssetResult", "Linter", "SourceError", "VerdictStore", "content_fingerprint", "ordered_map"]
 

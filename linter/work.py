@@ -27,7 +27,7 @@ from linter.registry import RULE_CRASHED, UNREADABLE, Rule
 from linter.sources import Asset, Reader, ReadError
 
 if TYPE_CHECKING:
-    from linter.ledger import AssetHistory
+    from linter.store.records import AssetHistory
 
 
 @dataclass(frozen=True)

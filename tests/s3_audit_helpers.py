@@ -18,9 +18,9 @@ import linter.sources.s3 as s3_module
 from linter.conventions import load_convention
 from linter.engine import Linter
 from linter.findings import AssetResult, Finding
-from linter.ledger import Ledger
 from linter.plan import RunPlan, S3Settings
 from linter.registry import load_rules, select_rules
+from linter.store.db import Ledger
 from tests.conftest import CliResult, run_cli
 from tests.fixtures import dump, v2_sidecars
 from tests.s3server import SeaweedServer

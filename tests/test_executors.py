@@ -17,9 +17,9 @@ import linter.executors as executors
 import linter.work as work
 from linter.conventions import load_convention
 from linter.engine import Linter
-from linter.ledger import Ledger
 from linter.plan import RunPlan, S3Settings
 from linter.registry import load_rules
+from linter.store.db import Ledger
 from tests.conftest import make_tree, run_cli
 from tests.s3_audit_helpers import asset_files, put_files, sidecar_files
 from tests.s3server import SeaweedServer

@@ -16,7 +16,7 @@ from linter.plan import DEFAULT_SIDECAR_BUDGET, EXECUTORS, RunPlan, S3Settings
 from linter.registry import Rule, load_rules, parse_codes, select_rules
 
 if TYPE_CHECKING:
-    from linter.ledger import Ledger
+    from linter.store.db import Ledger
 
 FAIL_ON = ("error", "warning", "info", "never")
 MAX_TIMEOUT = 7 * 24 * 3600
@@ -224,7 +224,8 @@ def open_ledger(plan: RunPlan) -> Ledger | None:
     """The plan's ledger, opened for this run (the caller closes it)."""
     if not plan.ledger:
         return None
-    from linter.ledger import Ledger, LedgerError
+    from linter.store.db import Ledger
+    from linter.store.errors import LedgerError
 
     try:
         return Ledger(plan.ledger)
