@@ -1,11 +1,12 @@
 """The object records: incremental re-audits, kill -9 at any moment, what the ledger records,
-large assets in chunks, damaged records."""
+large assets in chunks, damaged records, content verdicts read back as data only."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import pickle
 import signal
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from linter.findings import Finding, Severity
 from linter.sources import Asset, ObjectInfo
 from linter.store.codec import CHUNK_KEYS
 from linter.store.db import Ledger, connect
@@ -209,3 +211,37 @@ def test_a_damaged_record_blob_is_a_clear_error(tmp_path: Path) -> None:
         "(an asset's object records cannot be read: Error -3 while decompressing data: incorrect header check)"
     )
     assert "Traceback" not in res.err
+
+
+class _Runs:
+    """A pickle that, loaded by a plain unpickler, calls ``function(argument)``."""
+
+    def __init__(self, function: object, argument: str) -> None:
+        self.call = (function, (argument,))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return self.call
+
+
+def test_content_verdicts_are_read_back_as_data_only(tmp_path: Path) -> None:
+    path, marker = tmp_path / "ledger.sqlite", tmp_path / "ran"
+    modified = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    finding = Finding("M203", "invalid-sidecar", Severity.ERROR, RAW, f"{RAW}/subject.json", "bad")
+    with Ledger(path) as led:
+        target = led.target("s3://b/", dt.timedelta(hours=48))
+        target.put_content_verdict("id1", "finding", finding)
+        target.put_content_verdict("id1", "plain", {"when": modified, "sizes": [1, 2]})
+        target.put_content_verdict("id1", "unpicklable", lambda: None)  # not kept, no error
+        target.finish()
+        hostile = {
+            "system": pickle.dumps(_Runs(os.system, f"touch {marker}")),
+            "eval": pickle.dumps(_Runs(eval, f"open({str(marker)!r}, 'w')")),
+            "truncated": pickle.dumps({"a": 1})[:-3],
+        }
+        led.db.executemany(
+            "INSERT INTO content_verdicts VALUES ('id1', ?, ?, '2024-01-01T00:00:00+00:00')", hostile.items()
+        )
+    with Ledger(path) as led:
+        verdicts = led.target("s3://b/", dt.timedelta(hours=48)).content_verdicts("id1")
+    assert verdicts == {"finding": finding, "plain": {"when": modified, "sizes": [1, 2]}}
+    assert not marker.exists()
