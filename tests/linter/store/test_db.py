@@ -61,14 +61,20 @@ def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
     )
 
 
-# the schema 1 ledger as aind-bucket-lint 0.x wrote it: one objects row per key
-V1_SCHEMA = """
+# the tables schemas 1 and 2 share, as aind-bucket-lint wrote them
+V1_V2_TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (id INTEGER PRIMARY KEY, root TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
     assets INTEGER, tool_version TEXT NOT NULL);
 CREATE TABLE assets (id INTEGER PRIMARY KEY, root TEXT NOT NULL, name TEXT NOT NULL, first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL, gone_since TEXT, first_object_at TEXT, sealed_at TEXT, sealed_seen TEXT,
     listing_digest TEXT NOT NULL, verdict_fingerprint TEXT, verdicts TEXT, UNIQUE (root, name));
+"""
+
+# the schema 1 ledger as aind-bucket-lint 0.x wrote it: one objects row per key
+V1_SCHEMA = (
+    V1_V2_TABLES
+    + """
 CREATE TABLE objects (asset_id INTEGER NOT NULL REFERENCES assets (id), key TEXT NOT NULL, etag TEXT,
     size INTEGER NOT NULL, last_modified TEXT, version_id TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
     gone_since TEXT, PRIMARY KEY (asset_id, key)) WITHOUT ROWID;
@@ -80,6 +86,7 @@ CREATE VIEW object_history AS
     FROM objects o JOIN assets a ON a.id = o.asset_id;
 INSERT INTO meta VALUES ('application', 'aind-bucket-lint ledger'), ('schema_version', '1');
 """
+)
 T0, T1, T2 = "2024-01-01T00:00:00+00:00", "2024-01-05T00:00:00.250000+00:00", "2024-01-09T00:00:00+00:00"
 MODIFIED = "2023-11-14T22:13:20+00:00"  # 1_700_000_000
 
@@ -238,13 +245,9 @@ def test_a_forked_worker_does_not_keep_the_run_lock(tmp_path: Path) -> None:
 # the schema 2 ledger as aind-bucket-lint writes it before the store package: its sqlite_master,
 # with the audit history's tables (created on a ledger's first audit; `baseline --ledger` leaves
 # a ledger without them)
-V2_OBJECTS = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE runs (id INTEGER PRIMARY KEY, root TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
-    assets INTEGER, tool_version TEXT NOT NULL);
-CREATE TABLE assets (id INTEGER PRIMARY KEY, root TEXT NOT NULL, name TEXT NOT NULL, first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL, gone_since TEXT, first_object_at TEXT, sealed_at TEXT, sealed_seen TEXT,
-    listing_digest TEXT NOT NULL, verdict_fingerprint TEXT, verdicts TEXT, UNIQUE (root, name));
+V2_OBJECTS = (
+    V1_V2_TABLES
+    + """
 CREATE TABLE content_verdicts (identity TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
     first_seen TEXT NOT NULL, PRIMARY KEY (identity, key)) WITHOUT ROWID;
 CREATE TABLE asset_objects (asset_id INTEGER NOT NULL REFERENCES assets (id), chunk INTEGER NOT NULL,
@@ -271,6 +274,7 @@ CREATE VIEW object_history AS
     FROM asset_objects o JOIN assets a ON a.id = o.asset_id,
          json_each(CAST(sqlar_uncompress(o.records, o.raw_size) AS TEXT)) r;
 """
+)
 V2_AUDITS = """
 CREATE TABLE audits (id INTEGER PRIMARY KEY, root TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
     complete INTEGER NOT NULL DEFAULT 0, assets INTEGER, clean_assets INTEGER, objects INTEGER, errors INTEGER,
