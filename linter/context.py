@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from linter import __version__
 from linter.conventions import Convention
+from linter.metadata.policy import policy
 from linter.names import ParsedName, parse_name
 from linter.sidecar_json import parse_json_bytes
 from linter.sources import Asset, ObjectInfo, Reader, ReadError, Source, SourceError, TooLarge
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from linter.ledger import AssetHistory, VanishedAsset
 
 T = TypeVar("T")
-DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
 _MISSING = object()
 
 
@@ -182,6 +182,11 @@ class AssetContext:
     def parsed(self) -> ParsedName:
         return parse_name(self.asset.name, self.convention)
 
+    @property
+    def max_json_bytes(self) -> int:
+        """The largest sidecar that is read (the convention's ``metadata.max_json_bytes``)."""
+        return policy(self.convention).max_json_bytes
+
     @computed_once
     def objects_by_key(self) -> dict[str, ObjectInfo]:
         return {o.key: o for o in self.asset.objects}
@@ -221,8 +226,7 @@ class AssetContext:
             return None
         if obj.content_id is not None:
             return obj.content_id
-        limit = int(self.convention.section("metadata").get("max_json_bytes", DEFAULT_MAX_JSON_BYTES))
-        raw = self.read_bytes(key, limit)
+        raw = self.read_bytes(key, self.max_json_bytes)
         return "sha256:" + hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else None
 
     def by_content(self, key: str, kind: str, compute: Callable[[], T]) -> T:
@@ -298,7 +302,7 @@ class AssetContext:
         return self.memo(("json", key), lambda: self._load_json(key))
 
     def _load_json(self, key: str) -> JsonDocument | None:
-        limit = int(self.convention.section("metadata").get("max_json_bytes", DEFAULT_MAX_JSON_BYTES))
+        limit = self.max_json_bytes
         listed = self.objects_by_key[key].size
         # the listing already tells: an object listed larger than the limit is not fetched at all
         raw = TooLarge(listed, limit) if listed > limit else self.read_bytes(key, limit)

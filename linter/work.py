@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from linter.context import AssetContext, ContentVerdicts, TargetInfo
 from linter.findings import AssetResult, Finding, Violation
+from linter.metadata.policy import policy
 from linter.names import parse_name
 from linter.plan import RunPlan
 from linter.registry import RULE_CRASHED, UNREADABLE, Rule
@@ -239,7 +240,7 @@ def sidecar_budget(capacity: int) -> ByteBudget:
 def sidecar_bytes(asset: Asset, plan: RunPlan) -> int:
     """What the content rules may read of the asset: its root-level JSON files, each up to the
     convention's size limit (larger ones are never read)."""
-    limit = int(plan.convention.section("metadata").get("max_json_bytes", 32 * 1024 * 1024))
+    limit = policy(plan.convention).max_json_bytes
     return sum(min(o.size, limit) for o in asset.objects if "/" not in o.key and o.key.endswith(".json"))
 
 
