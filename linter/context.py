@@ -212,6 +212,11 @@ class AssetContext:
     def has(self, key: str) -> bool:
         return key in self.objects_by_key
 
+    def holder(self, folder: str) -> Callable[[str], bool]:
+        """``holds(key)``: whether ``folder`` (a folder below the asset root) holds the file ``key``
+        (for :func:`linter.names.is_asset_folder`)."""
+        return lambda key: f"{folder}/{key}" in self.objects_by_key
+
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per asset and share between rules (e.g. a sidecar's validation)."""
         if key not in self._memo:
