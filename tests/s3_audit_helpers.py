@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-import linter.sources.s3 as s3_module
+import linter.sources.s3client as s3_module
 from linter.conventions import load_convention
 from linter.engine import Linter
 from linter.findings import AssetResult, Finding
