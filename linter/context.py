@@ -17,6 +17,7 @@ from linter import __version__
 from linter.conventions import Convention
 from linter.metadata.policy import policy
 from linter.names import ParsedName, parse_name
+from linter.plan import SchemaSettings
 from linter.sidecar_json import parse_json_bytes
 from linter.sources import Asset, ObjectInfo, Reader, ReadError, Source, SourceError, TooLarge
 
@@ -156,9 +157,11 @@ class AssetContext:
         *,
         verdicts: ContentVerdicts | None = None,
         known: dict[str, Any] | None = None,
+        schemas: SchemaSettings | None = None,
     ) -> None:
         """``source``: what reads the asset's bytes; ``verdicts``: the process's verdict cache by
-        content; ``known``: verdicts by content the driver already had (e.g. from the ledger)."""
+        content; ``known``: verdicts by content the driver already had (e.g. from the ledger);
+        ``schemas``: the run plan's schema settings, for validation (None: this process's own)."""
         self.asset = asset
         # what earlier audits recorded about this asset (with --ledger; None when never recorded)
         self.history = history
@@ -168,6 +171,7 @@ class AssetContext:
         self._memo: dict[Any, Any] = {}
         self._verdicts = verdicts
         self._known = known or {}
+        self._schemas = schemas
         self.provisional = False
         """True when a verdict on this asset is not final: its findings are not remembered."""
         self.read_errors: list[ReadError] = []
@@ -181,6 +185,13 @@ class AssetContext:
     @computed_once
     def parsed(self) -> ParsedName:
         return parse_name(self.asset.name, self.convention)
+
+    @property
+    def schemas(self) -> SchemaSettings:
+        """The run's schema cache and offline mode, which validation uses wherever this runs."""
+        if self._schemas is None:
+            self._schemas = SchemaSettings.resolve()
+        return self._schemas
 
     @property
     def max_json_bytes(self) -> int:

@@ -141,7 +141,9 @@ class Checker:
             return unfinished(self.plan, item.asset.name)
         asset = item.asset
         name = asset.name
-        ctx = AssetContext(asset, target, reader, item.history, verdicts=verdicts, known=item.known)
+        ctx = AssetContext(
+            asset, target, reader, item.history, verdicts=verdicts, known=item.known, schemas=self.plan.schemas
+        )
         findings: list[Finding] = []
         # When nothing of the asset could be listed, only the name can be judged: rules about its
         # objects would report everything as missing.

@@ -58,7 +58,7 @@ def validation(ctx: AssetContext, key: str) -> Validation | None:
     # release table: a new table may judge them by another release); a verdict that could not be
     # reached (release not prepared) is not kept
     kind = f"metadata.validation:{key}:{release_table().made}"
-    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text))
+    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, ctx.schemas))
 
 
 def _level(ctx: AssetContext) -> str:
