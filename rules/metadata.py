@@ -23,7 +23,7 @@ from linter.metadata import (
     source_names,
     validate_sidecar,
 )
-from linter.names import parse_name
+from linter.names import is_asset_folder
 from linter.registry import rule
 from linter.validation import table as release_table
 
@@ -58,7 +58,7 @@ def validation(ctx: AssetContext, key: str) -> Validation | None:
     # release table: a new table may judge them by another release); a verdict that could not be
     # reached (release not prepared) is not kept
     kind = f"metadata.validation:{key}:{release_table().made}"
-    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text))
+    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, ctx.schemas))
 
 
 def _level(ctx: AssetContext) -> str:
@@ -424,7 +424,7 @@ def _inside_nested_asset(ctx: AssetContext, folder: str) -> bool:
     parts = folder.split("/")
     for i in range(1, len(parts) + 1):
         prefix = "/".join(parts[:i])
-        if parse_name(parts[i - 1], ctx.convention).is_asset_name or ctx.has(f"{prefix}/{DATA_DESCRIPTION}"):
+        if is_asset_folder(parts[i - 1], ctx.convention, ctx.holder(prefix)):
             return True
     return False
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from linter.plan import SchemaSettings
 from linter.validation import envs, installed_release
 from linter.validation.releases import Release, table, version_key
 
@@ -62,23 +63,25 @@ def _size(n: int) -> str:
 def run(args: argparse.Namespace) -> int:
     """``schemas list|install|prune``, with the cache folder from ``--schema-cache``, the environment
     or the config's ``schema-cache``."""
-    from linter.commands.common import AuditOptions, load_config, schema_cache
+    from linter.commands.common import AuditOptions, config_schema_cache, load_config
 
     config = load_config(AuditOptions(config=args.config))
-    envs.configure(schema_cache(args.schema_cache, config), True if getattr(args, "offline", False) else None)
+    # the config's offline is an audit's: preparing releases is what needs the network
+    offline = True if getattr(args, "offline", False) else None
+    settings = SchemaSettings.resolve(args.schema_cache, offline, config_cache=config_schema_cache(config))
     if args.schemas_command == "list":
-        return _list(args)
+        return _list(args, settings)
     if args.schemas_command == "install":
-        return _install(args)
-    removed = envs.prune(everything=args.all)
+        return _install(args, settings)
+    removed = envs.prune(everything=args.all, settings=settings)
     for path in removed:
         print(f"removed {path}")
-    print(f"{len(removed)} removed from {envs.cache_dir()}")
+    print(f"{len(removed)} removed from {settings.cache}")
     return EXIT_OK
 
 
-def _list(args: argparse.Namespace) -> int:
-    found = {info.release: info for info in envs.prepared()}
+def _list(args: argparse.Namespace, settings: SchemaSettings) -> int:
+    found = {info.release: info for info in envs.prepared(settings)}
     installed = installed_release()
     rows = []
     releases = table().needed_releases() if args.all else sorted(found, key=version_key)
@@ -102,9 +105,9 @@ def _list(args: argparse.Namespace) -> int:
             }
         )
     if args.format == "json":
-        print(json.dumps({"cache": str(envs.cache_dir()), "releases": rows}, indent=2))
+        print(json.dumps({"cache": str(settings.cache), "releases": rows}, indent=2))
         return EXIT_OK
-    print(f"cache: {envs.cache_dir()}")
+    print(f"cache: {settings.cache}")
     if installed:
         print(f"installed: aind-data-schema {installed} (validates the versions it declares in-process)")
     for row in rows:
@@ -159,7 +162,7 @@ def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set
     return needed, problems
 
 
-def _install(args: argparse.Namespace) -> int:
+def _install(args: argparse.Namespace, settings: SchemaSettings) -> int:
     wanted: set[str] = set(args.releases)
     problems = 0
     if args.all:
@@ -182,14 +185,14 @@ def _install(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             problems += 1
-        elif envs.is_ready(release):
+        elif envs.is_ready(release, settings):
             print(f"{release}: already prepared")
         else:
             todo.append(rel)
 
     def prepare(rel: Release) -> str:
         started = time.perf_counter()
-        path = envs.prepare(rel)
+        path = envs.prepare(rel, settings)
         return f"{rel.version}: prepared in {time.perf_counter() - started:.1f} s ({Path(path).parent.parent})"
 
     # a few at once: mostly downloads and waiting on uv

@@ -9,6 +9,7 @@ from typing import Any
 
 from linter import validation
 from linter.metadata.versions import VersionVerdict, declared_version, stem
+from linter.plan import SchemaSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +43,18 @@ class Validation:
         return self.verdict is not None and self.verdict.status == "valid"
 
 
-def validate_sidecar(key: str, data: Mapping[str, Any], text: str | bytes | None = None) -> Validation:
+def validate_sidecar(
+    key: str, data: Mapping[str, Any], text: str | bytes | None = None, settings: SchemaSettings | None = None
+) -> Validation:
     """Validate one parsed sidecar with the release that declares its version.
 
     ``key`` is the file's name (its last path part names the model); ``text`` is its JSON text
-    when at hand (the models then parse it as JSON themselves).
+    when at hand (the models then parse it as JSON themselves); ``settings``: the run's schema
+    cache and offline mode (:func:`linter.validation.validate`).
     """
     file_name = key.rsplit("/", 1)[-1]
     verdict = declared_version(file_name, data)
     if verdict.problem is not None:
         return Validation(key, verdict, None)
     raw = text if text is not None else json.dumps(data)
-    return Validation(key, verdict, validation.validate(stem(file_name), verdict.declared, raw, data))
+    return Validation(key, verdict, validation.validate(stem(file_name), verdict.declared, raw, data, settings))

@@ -1,8 +1,10 @@
 """Validation of one sidecar by the aind-data-schema release that declares its version.
 
-The one entry point is :func:`validate` ``(stem, version, raw) -> Verdict``: thread-safe, usable
-from any executor (worker processes read the cache folder and offline mode from the environment
-variables that :func:`linter.validation.envs.configure` sets).
+The one entry point is :func:`validate` ``(stem, version, raw, data, settings) -> Verdict``:
+thread-safe, usable from any executor. ``settings`` (:class:`~linter.plan.SchemaSettings`: the
+cache folder of the releases' environments and offline mode) come from the run plan, handed over
+by whoever checks the asset, in whichever process or machine; this process's environment is read
+only when a caller gives none.
 
 How a file is judged:
 
@@ -39,6 +41,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from linter.plan import SchemaSettings
 from linter.sidecar_json import json_path
 from linter.validation import envs, workers
 from linter.validation.releases import Resolution, table
@@ -131,10 +134,10 @@ def _unknown(res: Resolution) -> Verdict:
     return Verdict("unknown-version", res.stem, res.version, message=message, nearest=res.nearest)
 
 
-def _python_for(release: str) -> tuple[Path | None, str | None]:
+def _python_for(release: str, settings: SchemaSettings) -> tuple[Path | None, str | None]:
     """The Python of the release's environment, or (None, why not). A failure is remembered for
     the process (per cache folder and offline mode), so a bucket of such files tries once."""
-    key = (str(envs.cache_dir()), envs.offline(), release)
+    key = (str(settings.cache), settings.offline, release)
     with _state_lock:
         ready = _ready.get(key)
         if ready is not None and ready.exists():  # not pruned meanwhile
@@ -146,7 +149,7 @@ def _python_for(release: str) -> tuple[Path | None, str | None]:
         if key in _failed:
             return None, _failed[key]
         try:
-            python = envs.prepare(table().releases[release])
+            python = envs.prepare(table().releases[release], settings)
         except envs.PrepareError as exc:
             _failed[key] = str(exc)
             return None, str(exc)
@@ -156,17 +159,19 @@ def _python_for(release: str) -> tuple[Path | None, str | None]:
 
 
 def reset() -> None:
-    """Forget failed preparations and stop every worker (after the cache or offline mode changed)."""
+    """Forget failed preparations and stop every worker (e.g. after a cache folder was emptied)."""
     with _state_lock:
         _failed.clear()
         _ready.clear()
-    envs._outside.clear()
-    envs._ours.clear()
     workers.close_all()
 
 
-def validate(stem: str, version: str, raw: bytes | str, data: Any = None) -> Verdict:
-    """Validate one sidecar (its JSON bytes or text; ``data`` the parsed object when at hand)."""
+def validate(
+    stem: str, version: str, raw: bytes | str, data: Any = None, settings: SchemaSettings | None = None
+) -> Verdict:
+    """Validate one sidecar (its JSON bytes or text; ``data`` the parsed object when at hand).
+    ``settings``: the run's schema cache and offline mode (None: this process's own, from its
+    environment); they matter only for a release validated in an environment of its own."""
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     if data is None:
         data = json.loads(text)
@@ -181,7 +186,7 @@ def validate(stem: str, version: str, raw: bytes | str, data: Any = None) -> Ver
     else:
         release = res.release
         classes = release.classes(stem, version)
-        python, why = _python_for(release.version)
+        python, why = _python_for(release.version, envs.settings_or_own(settings))
         base = Verdict(
             "unavailable",
             stem,
