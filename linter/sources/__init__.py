@@ -108,6 +108,12 @@ class Reader(Protocol):
         """The bytes of one object. Raises ReadError, or TooLarge past ``limit`` bytes."""
         ...
 
+    def read_range(self, asset: str, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of one object from ``start`` (fewer at its end): one ranged read, for
+        rules that judge a file by its first bytes (an HDF5 signature). Raises ReadError.
+        Optional: a reader without it is read whole (``AssetContext.read_head``)."""
+        ...
+
 
 class Source(Protocol):
     label: str

@@ -750,6 +750,9 @@ class InventorySource:
     def read(self, asset: str, key: str, limit: int) -> bytes:
         return self.s3.read(asset, key, limit)
 
+    def read_range(self, asset: str, key: str, start: int, length: int) -> bytes:
+        return self.s3.read_range(asset, key, start, length)
+
     def reader(self) -> S3Reader:
         return self.s3.reader()
 
