@@ -175,6 +175,8 @@ class StoreJudge:
         """Array node -> its metadata (None when it was not read or is not valid)."""
         self.groups: set[str] = set()
         self.root_attrs: dict[str, Any] | None = None
+        self.attrs_unjudged = False
+        """The root's attributes are listed but could not be read or parsed (Z501 says why)."""
         self.kind = store.named_kind or "zarr"
 
     # -- helpers --------------------------------------------------------------------------------
@@ -242,7 +244,7 @@ class StoreJudge:
         self.check_chunks()
         if ome is not None:
             self.check_ome(*ome)
-        elif self.kind == "ome-zarr":
+        elif self.kind == "ome-zarr" and not self.attrs_unjudged:
             self.problem(
                 OME_INVALID,
                 ZATTRS if self.zarr_format == 2 else ZARR_JSON,
@@ -283,6 +285,7 @@ class StoreJudge:
                 )
         if ZATTRS in root or (self.consolidated is not None and ZATTRS in self.consolidated):
             self.root_attrs = self.object_doc(ZATTRS, self.document(ZATTRS), "attributes")
+            self.attrs_unjudged = self.root_attrs is None
 
     def consolidated_v2(self, data: Any) -> dict[str, Any] | None:
         if data is None:
@@ -307,6 +310,7 @@ class StoreJudge:
             doc = None
         else:
             doc = self.object_doc(ZARR_JSON, self.read(ZARR_JSON), "a node's metadata")
+            self.attrs_unjudged = doc is None
         if doc is not None:
             if doc.get("zarr_format") != 3:
                 self.problem(
