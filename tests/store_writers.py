@@ -79,12 +79,14 @@ def writer_python(name: str) -> Path:
 
 def write(name: str, *args: str | Path) -> None:
     """Run the writer script in environment ``name`` (see ``tests/writers/write_stores.py``)."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}  # its own packages only
     proc = subprocess.run(
         [str(writer_python(name)), str(SCRIPT), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env=clean,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"the {name} writer failed on {args}:\n{proc.stderr}")
