@@ -271,7 +271,8 @@ def cloud_format_missing(ctx: AssetContext) -> Iterator[Violation]:
         names = " or ".join(FORMAT_NAMES.get(f, f) for f in formats)
         severity = Severity.parse(str(entry.get("severity", "info")))
         yield Violation(
-            f"{folder}/ holds {len(inside)} objects and no {names}: the convention expects {names} there",
+            f"{folder}/ holds {len(inside)} object{'' if len(inside) == 1 else 's'} and no {names}: "
+            f"the convention expects {names} there",
             ctx.path(folder + "/"),
             {"folder": folder, "expected": formats, "objects": len(inside)},
             severity=severity,

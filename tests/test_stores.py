@@ -14,6 +14,8 @@ from linter.stores import StoreListing, find_stores
 from linter.stores.judge import Limits, judge_store
 from linter.stores.ome import validate_ome
 from tests.conftest import lint_findings
+from tests.fixtures import write_files
+from tests.store_fixtures import nwb_zarr, ome_zarr_v04
 from tests.store_writers import real_stores
 
 ASSET = "SPIM_700000_2024-01-01_10-00-00"
@@ -21,6 +23,7 @@ OME4 = f"{ASSET}/SPIM/image.ome.zarr"
 OME5 = f"{ASSET}/SPIM/image-v3.ome.zarr"
 NWBZ = f"{ASSET}/ecephys/session.nwb.zarr"
 NWBH = f"{ASSET}/ecephys/session.nwb"
+VOLTAGE = ("acquisition/voltage", "acquisition/voltage/data")
 
 
 @pytest.fixture(scope="session")
@@ -233,3 +236,35 @@ def test_a_store_of_many_arrays_without_consolidated_metadata_is_sampled(bucket:
         ("Z507", "ecephys/session.nwb.zarr/.zmetadata"),
     ]
     assert verdict.problems[0].message.startswith("store ecephys/session.nwb.zarr has 28 arrays and no consolidated")
+
+
+def test_the_example_builders_stores_are_judged_as_the_real_ones(tmp_path: Path, bucket: Path) -> None:
+    """The example bucket's stand-ins (tests/store_fixtures.py) and the libraries' stores: both
+    clean, and the same defect (a level never written; an NWB TimeSeries never written) gives the
+    same findings on each."""
+    builder = tmp_path / "builder"
+    write_files(
+        builder,
+        {
+            **{f"{ASSET}/SPIM/image.ome.zarr/{k}": v for k, v in ome_zarr_v04("").items()},
+            **{f"{ASSET}/ecephys/session.nwb.zarr/{k}": v for k, v in nwb_zarr("").items()},
+        },
+    )
+    assert z_findings(builder) == []
+    shutil.rmtree(builder / OME4)
+    shutil.rmtree(builder / NWBZ)
+    write_files(
+        builder,
+        {
+            **{f"{OME4}/{k}": v for k, v in ome_zarr_v04("", drop_level=2).items()},
+            **{f"{NWBZ}/{k}": v for k, v in nwb_zarr("", never_written=VOLTAGE).items()},
+        },
+    )
+    shutil.rmtree(bucket / OME4 / "2")
+    for node in VOLTAGE:
+        for path in (bucket / NWBZ / node).iterdir():
+            if path.is_file():
+                path.unlink()
+    real = [(f.rule, f.details.get("node") or f.details.get("level")) for f in lint_findings(bucket, select=["Z"])]
+    made = [(f.rule, f.details.get("node") or f.details.get("level")) for f in lint_findings(builder, select=["Z"])]
+    assert real == made == [("Z506", "2"), ("Z502", "acquisition/voltage"), ("Z502", "acquisition/voltage/data")]
