@@ -13,7 +13,7 @@ import pytest
 from linter.stores import StoreListing, find_stores
 from linter.stores.judge import Limits, judge_store
 from linter.stores.ome import validate_ome
-from tests.conftest import lint_findings
+from tests.conftest import lint_findings, run_cli
 from tests.fixtures import write_files
 from tests.store_fixtures import nwb_zarr, ome_zarr_v04
 from tests.store_writers import real_stores
@@ -268,3 +268,23 @@ def test_the_example_builders_stores_are_judged_as_the_real_ones(tmp_path: Path,
     real = [(f.rule, f.details.get("node") or f.details.get("level")) for f in lint_findings(bucket, select=["Z"])]
     made = [(f.rule, f.details.get("node") or f.details.get("level")) for f in lint_findings(builder, select=["Z"])]
     assert real == made == [("Z506", "2"), ("Z502", "acquisition/voltage"), ("Z502", "acquisition/voltage/data")]
+
+
+def test_a_data_folder_without_the_expected_cloud_format(tmp_path: Path) -> None:
+    """Z509 follows the convention's stores.expected (none by default)."""
+    base = (Path(__file__).resolve().parent.parent / "linter/conventions/aind-open-data.yaml").read_text()
+    convention = tmp_path / "ours.yaml"
+    convention.write_text(
+        base.replace("  expected: []", "  expected:\n    - {folder: SPIM, formats: [ome-zarr], severity: warning}")
+    )
+    bucket = write_files(tmp_path / "bucket", {f"{ASSET}/SPIM/tile_000.tif": b"II*\0", f"{ASSET}/other/x.txt": "x"})
+    assert z_findings(bucket) == []
+    result = run_cli("check", str(bucket), "--select", "Z", "--convention", str(convention), "--format", "json")
+    assert [(f["rule"], f["severity"], f["path"], f["message"]) for f in result.json()["findings"]] == [
+        (
+            "Z509",
+            "warning",
+            f"{ASSET}/SPIM/",
+            "SPIM/ holds 1 object and no OME-Zarr: the convention expects OME-Zarr there",
+        )
+    ]
