@@ -304,6 +304,29 @@ class AssetContext:
 
         return self.memo(("bytes", key), load)
 
+    def read_head(self, key: str, length: int) -> bytes | None:
+        """The first ``length`` bytes of an object (fewer when it is shorter): one ranged read,
+        never the whole object; None when unreadable (recorded for E901)."""
+
+        def load() -> bytes | None:
+            try:
+                ranged = getattr(self._source, "read_range", None)
+                if ranged is not None:
+                    return ranged(self.asset.name, key, 0, length)  # type: ignore[no-any-return]
+                listed = self.objects_by_key.get(key)  # a reader without ranged reads: the whole object
+                return self._source.read(self.asset.name, key, max(length, listed.size if listed else 0))[:length]
+            except (ReadError, TooLarge) as exc:
+                self.read_errors.append(exc if isinstance(exc, ReadError) else ReadError(self.path(key), str(exc)))
+                return None
+
+        return self.memo(("head", key, length), load)
+
+    def cannot_judge(self, path: str, message: str) -> None:
+        """Record that part of the asset could not be judged (E901: the run is not complete), e.g.
+        because the validator a rule needs is not installed."""
+        if not any(e.path == path and e.message == message for e in self.read_errors):
+            self.read_errors.append(ReadError(path, message))
+
     def declared_schema_version(self, key: str = "data_description.json") -> str | None:
         """The ``schema_version`` the sidecar declares, if a rule has read it (never reads)."""
         doc = self._memo.get(("json", key))

@@ -22,6 +22,7 @@ from linter.plan import RunPlan
 from linter.registry import UNREADABLE, Rule
 from linter.safetext import scrub
 from linter.sources import Asset, ClearedAsset, Source, SourceError, SourceFactory, SummarizingSource, open_source
+from linter.stores import is_metadata_key
 from linter.work import VERDICTS, AssetOutcome, Checker, WorkItem, unfinished
 
 if TYPE_CHECKING:
@@ -43,16 +44,19 @@ class VerdictStore(Protocol):
 def content_fingerprint(
     asset: Asset, rules: Iterable[Rule], convention: Convention, overrides: Mapping[str, Severity] | None = None
 ) -> str:
-    """What the content rules' findings depend on: the root-level objects' identities, the
-    rules that ran (and their severities), the convention and the linter's version."""
+    """What the content rules' findings depend on: the root-level objects' identities and those of
+    the Zarr metadata documents and NWB files below (:func:`linter.stores.is_metadata_key`), the
+    other keys' names, the rules that ran (and their severities), the convention and the linter's version."""
     h = hashlib.sha256()
     h.update(f"{__version__}\0{convention.digest}\0".encode())
     for r in rules:
         h.update(f"{r.code}:{(overrides or {}).get(r.code, r.severity)}\0".encode())
     for o in sorted(asset.objects, key=lambda o: o.key):
-        if "/" not in o.key:
+        if "/" not in o.key or is_metadata_key(o.key):  # the sidecars, and what the Z rules read
             stamp = o.etag or (o.last_modified.isoformat() if o.last_modified else "")
             h.update(f"{o.key}\0{o.size}\0{stamp}\0".encode())
+        else:  # the Z rules also judge the listing (a chunk outside its grid, a level gone)
+            h.update(f"{o.key}\0".encode())
     return h.hexdigest()
 
 

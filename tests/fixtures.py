@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ParamSpec
 
+from tests.store_fixtures import nwb_zarr, ome_zarr_v04
+
 Doc = dict[str, Any]
 P = ParamSpec("P")
 
@@ -772,11 +774,21 @@ def example_bucket_files() -> dict[str, str | bytes]:
     # space in the subject id (N104), an underscore in a label (N101), a derived asset older
     # than its source whose source is absent (N105, L303), a daisy chain (N106, L303), a
     # lower-case platform and a day that does not exist (N102, N103)
-    files |= asset_files("HCR_703179_2024-03-24_00-00-00", modalities=["SPIM"], data=_TILE)
+    # cloud formats (Z5xx): a valid OME-Zarr beside the tile here, a broken one (a resolution level
+    # never written) in the SmartSPIM asset below; only a tile in smartspim_653158 (Z509)
+    files |= asset_files(
+        "HCR_703179_2024-03-24_00-00-00", modalities=["SPIM"], data={**_TILE, **ome_zarr_v04("SPIM/tile_000.ome.zarr")}
+    )
     smartspim = "SmartSPIM_623711_2022-10-27_16-48-54"
     stitched = f"{smartspim}_stitched_2022-11-01_08-00-00/stitched/README.txt"
     files |= asset_files(
-        smartspim, modalities=["SPIM"], data={**_TILE, stitched: "stitched, but stored inside its source\n"}
+        smartspim,
+        modalities=["SPIM"],
+        data={
+            **_TILE,
+            stitched: "stitched, but stored inside its source\n",
+            **ome_zarr_v04("SPIM/tile_000.ome.zarr", drop_level=2),
+        },
     )
     files |= asset_files(
         "behavior_6149 10_2022-05-12_17-02-11", modalities=["behavior"], data={"behavior/trials.csv": _TRIALS}
@@ -786,8 +798,12 @@ def example_bucket_files() -> dict[str, str | bytes]:
         modalities=["behavior"],
         data={"behavior/trials.csv": "trial,outcome\n"},
     )
-    files |= asset_files(
-        "ecephys_661278_2023-04-10_17-09-26_sorted_2023-04-09_10-00-00", data={"sorting/units.csv": "unit_id\n"}
+    files |= asset_files(  # its NWB-Zarr was cut off: .zmetadata lists a TimeSeries never written (Z502)
+        "ecephys_661278_2023-04-10_17-09-26_sorted_2023-04-09_10-00-00",
+        data={
+            "sorting/units.csv": "unit_id\n",
+            **nwb_zarr("nwb/session.nwb.zarr", never_written=("acquisition/voltage", "acquisition/voltage/data")),
+        },
     )
     fusion = "exaSPIM_674191_2023-09-12_12-37-37_flatfield-correction_2023-11-17_00-21-42_fusion_2023-12-02_23-56-00"
     files |= asset_files(
@@ -811,5 +827,8 @@ def example_bucket_files() -> dict[str, str | bytes]:
 
     # valid assets of both generations: a raw 1.x asset and its sorted 2.x asset, no finding
     files |= asset_files(EXAMPLE_VALID_1X, generation=1, data={"ecephys/ecephys_clipped/settings.xml": "<SETTINGS/>\n"})
-    files |= asset_files(EXAMPLE_VALID_2X, data={"sorting/units.csv": "unit_id,firing_rate\n"})
+    files |= asset_files(
+        EXAMPLE_VALID_2X,
+        data={"sorting/units.csv": "unit_id,firing_rate\n", **nwb_zarr("nwb/session.nwb.zarr")},
+    )
     return dict(sorted(files.items()))

@@ -108,6 +108,12 @@ class Reader(Protocol):
         """The bytes of one object. Raises ReadError, or TooLarge past ``limit`` bytes."""
         ...
 
+    def read_range(self, asset: str, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of one object from ``start`` (fewer at its end): one ranged read, for
+        rules that judge a file by its first bytes (an HDF5 signature). Raises ReadError.
+        Optional: a reader without it is read whole (``AssetContext.read_head``)."""
+        ...
+
 
 class Source(Protocol):
     label: str
@@ -162,6 +168,9 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "old_versions": "BIGINT: its versions and delete markers that are not a current object",
     "nested_hint": "BOOLEAN: a folder below its root holds a YYYY-MM-DD date in its name or holds "
     "data_description.json (a folder that might be an asset)",
+    "store_hint": "BOOLEAN: a current object lies in a Zarr store or is an NWB file (its key holds '.zarr/', "
+    "or its name is .zgroup, .zarray, .zattrs, .zmetadata or zarr.json, or ends with .nwb)",
+    "top_folders": "VARCHAR[]: the names of the folders directly below the asset root that hold current objects",
     "name_form": "VARCHAR: 'raw' or 'derived' when the name is of the strict form every N1xx rule "
     "accepts (linter.names.strict_name_pattern), dates aside; else NULL",
     "stamp": "VARCHAR: the first YYYY-MM-DD_HH-MM-SS of a strict name",

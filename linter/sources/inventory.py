@@ -768,6 +768,9 @@ class InventorySource:
     def read(self, asset: str, key: str, limit: int) -> bytes:
         return self._reader.read(asset, key, limit)
 
+    def read_range(self, asset: str, key: str, start: int, length: int) -> bytes:
+        return self._reader.read_range(asset, key, start, length)
+
     def reader(self) -> S3Reader:
         """The GETs of the target's objects (from the bucket itself), as :class:`~linter.sources.s3.S3Source`'s."""
         return self.connection.reader(self.prefix.root)
@@ -795,6 +798,11 @@ _SUMMARY = f"""
         count(*) FILTER (WHERE NOT ({_CURRENT})) AS old_versions,
         coalesce(bool_or((contains(key, '-') AND regexp_matches(key, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[^/]*/'))
             OR ends_with(key, '/data_description.json')) FILTER (WHERE {_CURRENT}), false) AS nested_hint,
+        coalesce(bool_or(contains(key, '.zarr/') OR ends_with(key, '.nwb') OR ends_with(key, 'zarr.json')
+            OR (contains(key, '/.z') AND regexp_matches(key, '/[.]z(group|array|attrs|metadata)$')))
+            FILTER (WHERE {_CURRENT}), false) AS store_hint,
+        coalesce(list(DISTINCT split_part(key, '/', 1)) FILTER (WHERE {_CURRENT} AND contains(key, '/')),
+            []) AS top_folders,
         bool_or(bad) AS bad
     FROM ({{rows}}) GROUP BY asset
 """

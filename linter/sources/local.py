@@ -117,6 +117,25 @@ class LocalReader:
             raise TooLarge(st.st_size, limit)
         return data
 
+    def read_range(self, asset: str, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` of a regular file inside the fence (fewer at its end)."""
+        rel = f"{asset}/{key}"
+        try:
+            real = on_disk(self.root, rel).resolve(strict=True)
+            if not real.is_relative_to(self.fence):
+                raise ReadError(rel, "symlink points outside the target; not followed")
+            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+            with open(fd, "rb", closefd=True) as fh:
+                kind = special_kind(os.fstat(fh.fileno()).st_mode)
+                if kind is not None:
+                    raise ReadError(rel, f"not a regular file ({kind}); not read")
+                fh.seek(start)
+                return fh.read(length)
+        except ReadError:
+            raise
+        except OSError as exc:
+            raise ReadError(rel, f"cannot read: {exc.strerror or exc}") from None
+
 
 class LocalSource:
     """Assets are the target's subfolders, or the target itself when it is an asset."""
@@ -265,3 +284,6 @@ class LocalSource:
 
     def read(self, asset: str, key: str, limit: int) -> bytes:
         return LocalReader(self.root, self._fence).read(asset, key, limit)
+
+    def read_range(self, asset: str, key: str, start: int, length: int) -> bytes:
+        return LocalReader(self.root, self._fence).read_range(asset, key, start, length)

@@ -285,6 +285,10 @@ class S3Source:
         """At most ``limit`` bytes of the current version (a ranged GET); TooLarge past it."""
         return self._reader.read(asset, key, limit)
 
+    def read_range(self, asset: str, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` of the current version: one ranged GET."""
+        return self._reader.read_range(asset, key, start, length)
+
     @functools.cached_property
     def _reader(self) -> S3Reader:
         return self.reader()

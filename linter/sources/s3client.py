@@ -210,6 +210,37 @@ class S3Reader:
         hint = " (deleted since it was listed?)" if code == "NoSuchKey" else ""
         raise ReadError(rel, f"GET s3://{self.bucket}/{full_key} failed: {describe_error(last)}{hint}")
 
+    def read_range(self, asset: str, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` of the current version (fewer at its end): one ranged GET."""
+        rel = f"{asset}/{key}"
+        full_key = f"{self.root_prefix}{asset}/{key}"
+        last: BaseException | None = None
+        for _ in range(BODY_READ_ATTEMPTS):
+            try:
+                return self._get_range(full_key, start, length)
+            except Exception as exc:
+                last = exc
+                if not _is_stream_error(exc):
+                    break
+        assert last is not None
+        hint = " (deleted since it was listed?)" if error_code(last) == "NoSuchKey" else ""
+        raise ReadError(rel, f"GET s3://{self.bucket}/{full_key} failed: {describe_error(last)}{hint}")
+
+    def _get_range(self, full_key: str, start: int, length: int) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._call(
+                "GetObject", self.client().get_object, Key=full_key, Range=f"bytes={start}-{start + length - 1}"
+            )
+        except ClientError as exc:
+            if error_code(exc) != "InvalidRange":
+                raise
+            return b""  # the object ends before ``start`` (a zero-byte object has no byte 0)
+        with response["Body"] as body:
+            data: bytes = body.read(length)
+        return data
+
     def _get(self, full_key: str, limit: int) -> bytes:
         from botocore.exceptions import ClientError
 
