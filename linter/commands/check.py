@@ -26,6 +26,7 @@ from linter.commands.common import (
     report_specs,
 )
 from linter.config import Config, ConfigError
+from linter.events import TargetFinished, TargetStarted
 from linter.findings import AssetResult, Finding, Severity
 from linter.history import AuditHistory
 from linter.ignores import AssetIgnores, IgnoreError
@@ -154,10 +155,11 @@ def audit(
     from linter.engine import Linter
 
     progress = Progress.for_stream(sys.stderr, quiet)
-    linter = Linter(plan, ledger=ledger, on_listed=progress.listed)
+    linter = Linter(plan, ledger=ledger)
     outcome = Outcome(history=history and ledger is not None)
     footer_extra: dict[str, Any] = {}
     started = now()
+    timed_out = False
     try:
         reporter.start(
             {
@@ -173,15 +175,23 @@ def audit(
             reporter.target(target)
             tally = _TargetTally()
             record: AuditHistory | None = None
+            opened: TargetStarted | None = None
             try:
-                for linted in linter.lint_target(target, only=(only or {}).get(target)):
-                    if outcome.history and record is None and ledger is not None and linter.last_source is not None:
-                        record = AuditHistory(ledger.db, ledger.mutex, linter.last_source.root_url, started)
-                        if not footer_extra:
-                            footer_extra = _trend(record)
+                for event in linter.run_target(target, only=(only or {}).get(target)):
+                    if isinstance(event, TargetStarted):
+                        opened = event
+                        progress.listed(event.assets)
+                        if outcome.history and ledger is not None and event.root_url is not None:
+                            record = AuditHistory(ledger.db, ledger.mutex, event.root_url, started)
+                            if not footer_extra:
+                                footer_extra = _trend(record)
+                        continue
+                    if isinstance(event, TargetFinished):
+                        timed_out = timed_out or event.timed_out
+                        continue
                     # per-asset-ignores say what is no finding at all; the history records what
                     # the bucket has (a baseline only hides known findings, it fixes none of them)
-                    result = ignores.filter(linted) if ignores else linted
+                    result = ignores.filter(event) if ignores else event
                     if record is not None:
                         result = _with_history(record, result)
                     tally.add(result)
@@ -217,12 +227,12 @@ def audit(
             if record is not None and failure is None:
                 # a run over part of the root (the hook, one asset folder) or one that could not
                 # read everything must not mark what it did not see as fixed
-                whole = only is None and linter.last_source is not None and not linter.last_source.single_asset
+                whole = only is None and opened is not None and not opened.single_asset
                 outcome.fixed += record.finish(tally.complete, tally.summary(), tally.clean, partial=not whole)
             if failure is not None:
                 break
         progress.close()
-        if linter.timed_out:
+        if timed_out:
             print(
                 f"aind-bucket-lint: the --timeout of {plan.timeout:g} s ran out; every asset not finished is reported "
                 "(E901) and the report is incomplete",
