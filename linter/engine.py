@@ -216,7 +216,7 @@ class Linter:
             return None, ()
         condition = self._checker.clear_condition()
         if condition is None:
-            rules = [*self._checker.asset_rules, *self._content_rules]
+            rules = sorted([*self._checker.asset_rules, *self._content_rules], key=lambda r: r.code)
             return None, tuple((r.code, r.name) for r in rules if r.clear_condition(self.plan.convention) is None)
         return (source if source.prefilter(condition) else None), ()
 

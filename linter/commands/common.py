@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linter.commands import UsageError
+from linter.commands import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 from linter.config import Config, ConfigError, find_config, read_config
 from linter.conventions import BUILTIN, Convention, load_convention
 from linter.findings import Severity
@@ -16,6 +16,7 @@ from linter.plan import DEFAULT_SIDECAR_BUDGET, EXECUTORS, RunPlan, S3Settings
 from linter.registry import Rule, load_rules, parse_codes, select_rules
 
 if TYPE_CHECKING:
+    from linter.audit import Outcome
     from linter.ledger import Ledger
 
 FAIL_ON = ("error", "warning", "info", "never")
@@ -230,3 +231,11 @@ def open_ledger(plan: RunPlan) -> Ledger | None:
         return Ledger(plan.ledger)
     except LedgerError as exc:
         raise UsageError(str(exc)) from None
+
+
+def exit_code(outcome: Outcome, fail_on: str, only_new: bool = False) -> int:
+    """2 when the audit could not do its whole job, 1 when a finding at or above ``fail_on`` was
+    reported (``only_new``: a new one, as ``--fail-on-new``), else 0."""
+    if not outcome.complete:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if outcome.fails(fail_on, only_new) else EXIT_OK
