@@ -28,7 +28,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from linter import __version__
 from linter.baseline import Baseline
 from linter.engine import Linter
 from linter.events import TargetFinished, TargetStarted
@@ -39,7 +38,7 @@ from linter.ignores import AssetIgnores
 from linter.plan import RunPlan
 from linter.progress import Progress
 from linter.registry import UNREADABLE
-from linter.reports import Reporter
+from linter.reports import Reporter, RunFooter, RunHeader
 from linter.sources import SourceError
 
 if TYPE_CHECKING:
@@ -203,18 +202,16 @@ class History:
         self.record: AuditHistory | None = None
         self.single_asset = False
         self.fixed: list[Finding] = []
-        self.trend: dict[str, Any] | None = None
-        """The first root's earlier audits, for the footer."""
+        self.trend: tuple[tuple[dict[str, Any], ...], str | None] | None = None
+        """The first root's earlier audits and when the last complete one started, for the footer."""
 
     def target_started(self, target: TargetStarted) -> None:
         self.record = None if target.root_url is None else audit_history(self.ledger, target.root_url, self.started_at)
         self.single_asset = target.single_asset
         if self.record is not None and self.trend is None:
             previous = self.record.previous
-            self.trend = {
-                "trend": [a.to_dict() for a in self.record.trend()],
-                "previous_audit": previous.started_at if previous is not None else None,
-            }
+            earlier = tuple(a.to_dict() for a in self.record.trend())
+            self.trend = (earlier, previous.started_at if previous is not None else None)
 
     def asset(self, result: AssetResult) -> AssetResult:
         record = self.record
@@ -321,15 +318,7 @@ class Audit:
     def run(self, targets: Sequence[str]) -> Outcome:
         linter = Linter(self.plan, ledger=self.ledger)
         try:
-            self.reporter.start(
-                {
-                    "report_version": 1,
-                    "tool": {"name": "aind-bucket-lint", "version": __version__},
-                    "target": list(targets),
-                    "convention": self.plan.convention.name,
-                    "started_at": self.started_at,
-                }
-            )
+            self.reporter.start(RunHeader(tuple(targets), self.plan.convention.name, self.started_at))
             failure: Exception | None = None
             for target in targets:
                 failure = self.audit_target(linter, target)
@@ -386,7 +375,7 @@ class Audit:
         return None
 
     def target_started(self, target: TargetStarted) -> None:
-        self.reporter.target(target.label)
+        self.reporter.target_started(target)
         if target.root is not None:  # the engine opened and listed it
             self.progress.listed(target.assets)
         for stage in self.stages:
@@ -431,17 +420,16 @@ class Audit:
             return ledger_failure(self.ledger.path, exc)
         return exc
 
-    def footer(self) -> dict[str, Any]:
+    def footer(self) -> RunFooter:
         outcome = self.outcome
         outcome.ignored = self.ignores.ignored if self.ignores else 0
-        fixed = self.history.fixed if self.history is not None else []
-        outcome.fixed = fixed
-        footer: dict[str, Any] = {"finished_at": now(), "complete": outcome.complete}
-        footer["summary"] = outcome.summary(self.baseline.matched if self.baseline is not None else None)
-        if self.history is not None:
-            footer.update(self.history.trend or {})
-            footer["fixed"] = fixed
-        return footer
+        history = self.history
+        outcome.fixed = history.fixed if history is not None else []
+        summary = outcome.summary(self.baseline.matched if self.baseline is not None else None)
+        if history is None:
+            return RunFooter(now(), outcome.complete, summary)
+        trend, previous = history.trend if history.trend is not None else ((), None)
+        return RunFooter(now(), outcome.complete, summary, tuple(outcome.fixed), trend, previous)
 
 
 def audit(

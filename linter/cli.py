@@ -22,6 +22,7 @@ from linter.config import ConfigError
 from linter.conventions import BUILTIN, ConventionError
 from linter.ledger import LedgerError
 from linter.plan import EXECUTORS
+from linter.reports.outputs import OutputError
 from linter.terminal import COLOR_CHOICES
 
 __all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_OK", "build_parser", "main"]
@@ -304,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         return dispatch(args)
-    except (UsageError, ConfigError, ConventionError, BaselineError, LedgerError) as exc:
+    except (UsageError, ConfigError, ConventionError, BaselineError, LedgerError, OutputError) as exc:
         print(f"aind-bucket-lint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:

@@ -18,7 +18,7 @@ from linter.commands.common import (
     load_run_convention,
     open_ledger,
 )
-from linter.reports import get_reporter
+from linter.reports import ReportOptions, get_reporter
 from linter.terminal import plural
 
 
@@ -31,7 +31,7 @@ def run(targets: Sequence[str], given: AuditOptions, output: str) -> int:
     ledger = open_ledger(plan)
     buffer = io.StringIO()
     try:
-        reporter = get_reporter("baseline", buffer, {"fail_on": "never", "convention": convention, "baseline": False})
+        reporter = get_reporter("baseline", buffer, ReportOptions(fail_on="never", convention=convention))
         outcome = audit(targets, plan, reporter, ledger=ledger, quiet=given.quiet, out=buffer)
     finally:
         if ledger is not None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
 import sys
 from collections.abc import Collection, Mapping, Sequence
-from typing import IO, Any
+from dataclasses import replace
 
 from linter.audit import IncompleteAudit, audit
 from linter.baseline import Baseline
@@ -26,7 +23,8 @@ from linter.config import Config, ConfigError
 from linter.ignores import AssetIgnores, IgnoreError
 from linter.plan import RunPlan
 from linter.registry import load_rules
-from linter.reports import Reporter, Tee, get_reporter
+from linter.reports import Reporter, ReportOptions, Tee, get_reporter
+from linter.reports.outputs import Outputs
 from linter.terminal import use_color
 
 
@@ -41,10 +39,10 @@ def run(
     given: AuditOptions,
     *,
     only: Mapping[str, Collection[str]] | None = None,
-    report_options: Mapping[str, Any] | None = None,
+    report_options: ReportOptions | None = None,
 ) -> int:
-    """``only``: per target, the entries to check (the hook); ``report_options``: more options
-    for the reporters (the hook's ``relocate``)."""
+    """``only``: per target, the entries to check (the hook); ``report_options``: how to report,
+    beyond what the options and the config say (the hook's ``relocate``, no overview)."""
     config = load_config(given)
     convention = load_run_convention(given, config)
     plan = build_plan(list(targets), given, config, convention)
@@ -63,13 +61,13 @@ def run(
         reporters: list[Reporter] = []
         for spec in specs:
             out = outputs.open(spec.path)
-            options = {
-                **(report_options or {}),
-                "fail_on": fail_on,
-                "convention": convention,
-                "baseline": baseline is not None,
-                "color": spec.format in ("text", "statistics") and use_color(out, given.color),
-            }
+            options = replace(
+                report_options or ReportOptions(),
+                fail_on=fail_on,
+                convention=convention,
+                baseline=baseline is not None,
+                color=spec.format in ("text", "statistics") and use_color(out, given.color),
+            )
             reporters.append(get_reporter(spec.format, out, options))
         reporter = reporters[0] if len(reporters) == 1 else Tee(reporters)
         outcome = audit(
@@ -103,49 +101,3 @@ def per_asset_ignores(config: Config, plan: RunPlan) -> AssetIgnores | None:
         return AssetIgnores(mapping, load_rules(), str(config.path or "config"))
     except IgnoreError as exc:
         raise ConfigError(str(exc)) from None
-
-
-class Outputs:
-    """The run's report files: each written to a temporary file beside it and renamed into
-    place when the run is over, so a report file is never seen half-written and a failed run
-    leaves the previous night's report as it was."""
-
-    def __init__(self) -> None:
-        self.files: list[tuple[IO[str], str | None, str]] = []
-
-    def open(self, path: str | None) -> IO[str]:
-        if path is None:
-            return sys.stdout
-        tmp: str | None = None
-        if not os.path.exists(path) or stat.S_ISREG(os.stat(path).st_mode):
-            tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp-{os.getpid()}")
-        # else a device or pipe (/dev/null, a FIFO): written in place, since renaming onto it
-        # would replace the device with a plain file
-        try:
-            fh = open(tmp or path, "w", encoding="utf-8")  # noqa: SIM115  (closed by commit or discard)
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
-        self.files.append((fh, tmp, path))
-        return fh
-
-    def commit(self) -> None:
-        sys.stdout.flush()
-        files, self.files = self.files, []
-        for fh, tmp, path in files:
-            try:
-                fh.close()
-                if tmp is not None:
-                    os.replace(tmp, path)
-            except OSError as exc:
-                if tmp is not None:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
-                raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
-
-    def discard(self) -> None:
-        for fh, tmp, _ in self.files:
-            fh.close()
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        self.files = []

@@ -20,7 +20,7 @@ from linter.events import TargetFinished
 from linter.findings import Severity, Violation
 from linter.plan import RunPlan, S3Settings
 from linter.registry import Rule, load_rules, select_rules
-from linter.reports import get_reporter
+from linter.reports import ReportOptions, get_reporter
 from tests.conftest import REPORT_SCHEMA, make_tree, run_cli
 from tests.test_inventory_summary import BUCKET, SELECT, write_report
 
@@ -33,7 +33,7 @@ DRIVER = os.getpid()
 def json_audit(plan: RunPlan, targets: list[str]) -> tuple[int, dict[str, Any]]:
     """An audit written as a json report: the exit code and the document."""
     out = io.StringIO()
-    outcome = Audit(plan, get_reporter("json", out, {"fail_on": "error"}), quiet=True).run(targets)
+    outcome = Audit(plan, get_reporter("json", out, ReportOptions()), quiet=True).run(targets)
     doc = json.loads(out.getvalue())
     REPORT_SCHEMA.validate(doc)
     return exit_code(outcome, "error"), doc
