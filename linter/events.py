@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from linter.findings import AssetResult
 
@@ -59,6 +58,8 @@ class TargetStarted:
         parsed = urlparse(self.base)
         if parsed.scheme != "file":
             return None
+        from urllib.request import url2pathname  # (urllib.request is slow to import)
+
         return Path(url2pathname(parsed.path))  # which also undoes the percent-encoding
 
 

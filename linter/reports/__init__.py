@@ -11,7 +11,6 @@ asks a source or the engine anything.
 from __future__ import annotations
 
 import codecs
-import importlib
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,20 +28,6 @@ TOOL = "aind-bucket-lint"
 DEFAULT_MAX_ANNOTATIONS = 50
 DEFAULT_MAX_ROWS = 25
 DEFAULT_MAX_TABLE_ROWS = 300_000
-
-FORMATS: dict[str, str] = {
-    "text": "linter.reports.text:TextReporter",
-    "json": "linter.reports.json:JsonReporter",
-    "jsonl": "linter.reports.json:JsonLinesReporter",
-    "sarif": "linter.reports.sarif:SarifReporter",
-    "github": "linter.reports.github:GithubReporter",
-    "markdown": "linter.reports.markdown:MarkdownReporter",
-    "html": "linter.reports.html:HtmlReporter",
-    # not a --format choice: what --statistics prints on standard output
-    "statistics": "linter.reports.statistics:StatisticsReporter",
-    # not a --format choice: what ``aind-bucket-lint baseline`` writes
-    "baseline": "linter.baseline:BaselineWriter",
-}
 
 
 @dataclass(frozen=True)
@@ -188,15 +173,16 @@ def writes_utf8(out: IO[str]) -> bool:
 
 
 def get_reporter(fmt: str, out: IO[str], options: ReportOptions | None = None) -> Reporter:
-    try:
-        module_name, cls_name = FORMATS[fmt].split(":")
-    except KeyError:
-        raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})") from None
+    """A reporter of the format ``fmt`` (built in, or a plugin's: ``linter.reports.formats``)
+    writing to ``out``; raises :class:`~linter.reports.formats.FormatError` for an unknown
+    format or one that cannot be loaded."""
+    from linter.reports.formats import reporter_class
+
+    cls = reporter_class(fmt)
     if not writes_utf8(out) and isinstance(out, io.TextIOWrapper):
         # stdout of a C/ASCII locale: a character it cannot encode is written as an escape,
         # never raised on in the middle of a report
         out.reconfigure(errors="backslashreplace")
-    cls = getattr(importlib.import_module(module_name), cls_name)
     reporter: Reporter = cls(out, options or ReportOptions())
     return reporter
 
