@@ -6,12 +6,12 @@ reported, to the reporters; then the summary and the footer.
 A :class:`Stage` sees each target start, each result (and returns it, changed or not) and each
 target finish, in that order, and knows nothing of the others but what it is handed:
 
-- :class:`Ignores`: the config's ``per-asset-ignores`` say what is no finding at all;
+- a :class:`Filter` of the config's ``per-asset-ignores``: what is no finding at all;
 - :class:`History`: with a ledger, each finding's status (new, existing) against the last
   complete audit of the root, the audit recorded, and the findings fixed since;
 - :class:`Tally`: one target's counts, for its line in the ledger's history (what the bucket
   has: a baseline hides known findings, it fixes none of them);
-- :class:`BaselineFilter`: ``--baseline`` leaves out the findings it knows.
+- a :class:`Filter` of the ``--baseline``: the findings it knows are left out of the report.
 
 :class:`Audit` runs them and says on stderr what the report alone would not: a target that
 cannot be audited, an executor that failed, the ``--timeout``, a rule that turns a source's
@@ -125,39 +125,51 @@ class Stage(Protocol):
     def target_finished(self, finished: TargetFinished) -> None: ...
 
 
-class Ignores:
-    """``per-asset-ignores``: the findings an asset's globs switch off are no findings at all."""
-
-    def __init__(self, ignores: AssetIgnores) -> None:
-        self.ignores = ignores
-
-    @property
-    def ignored(self) -> int:
-        return self.ignores.ignored
+class ResultStage:
+    """A stage that needs neither a target's start nor its end: it only passes results on."""
 
     def target_started(self, target: TargetStarted) -> None:
         pass
 
     def asset(self, result: AssetResult) -> AssetResult:
-        return self.ignores.filter(result)
+        return result
 
     def target_finished(self, finished: TargetFinished) -> None:
         pass
 
 
-class Tally:
+class LeavesOut(Protocol):
+    def filter(self, result: AssetResult) -> AssetResult:
+        """The result without the findings this leaves out."""
+        ...
+
+
+class Filter(ResultStage):
+    """Leaves findings out: ``per-asset-ignores`` (:class:`~linter.ignores.AssetIgnores`: the
+    findings an asset's globs switch off are no findings at all) or ``--baseline``
+    (:class:`~linter.baseline.Baseline`: the findings it knows are left out of the report)."""
+
+    def __init__(self, leaves_out: LeavesOut) -> None:
+        self.leaves_out = leaves_out
+
+    def asset(self, result: AssetResult) -> AssetResult:
+        return self.leaves_out.filter(result)
+
+
+class Tally(ResultStage):
     """One target's counts (assets, clean ones, objects, findings by severity), for its line in
     the ledger's audit history."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.assets = self.clean = self.objects = 0
         self.complete = True
         self.by_severity: Counter[str] = Counter()
 
     def target_started(self, target: TargetStarted) -> None:
-        self.assets = self.clean = self.objects = 0
-        self.complete = True
-        self.by_severity = Counter()
+        self.reset()
 
     def asset(self, result: AssetResult) -> AssetResult:
         self.objects += result.objects
@@ -168,9 +180,6 @@ class Tally:
         for f in result.findings:
             self.by_severity[str(f.severity)] += 1
         return result
-
-    def target_finished(self, finished: TargetFinished) -> None:
-        pass
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -235,32 +244,12 @@ class History:
         self.fixed += record.finish(complete, tally.summary(), tally.clean, partial=not whole)
 
 
-class BaselineFilter:
-    """``--baseline``: the findings the baseline file knows are left out of the report."""
-
-    def __init__(self, baseline: Baseline) -> None:
-        self.baseline = baseline
-
-    @property
-    def matched(self) -> int:
-        return self.baseline.matched
-
-    def target_started(self, target: TargetStarted) -> None:
-        pass
-
-    def asset(self, result: AssetResult) -> AssetResult:
-        return self.baseline.filter(result)
-
-    def target_finished(self, finished: TargetFinished) -> None:
-        pass
-
-
 # -- the audit ----------------------------------------------------------------------------------
 
 
-def target_error(plan: RunPlan, target: str, message: str, **details: Any) -> AssetResult:
+def target_error(plan: RunPlan, target: str, message: str) -> AssetResult:
     """The report's E901 for a target that could not be audited (to the end)."""
-    finding = plan.engine_finding(UNREADABLE, None, None, message, target=target, **details)
+    finding = plan.engine_finding(UNREADABLE, None, None, message, target=target)
     assert finding is not None  # E901 is never turned off
     return AssetResult(None, None, None, 0, [finding], complete=False)
 
@@ -306,11 +295,16 @@ class Audit:
         self.started_at = now()
         self.progress = Progress.for_stream(sys.stderr, quiet)
         self.outcome = Outcome(history=history and ledger is not None)
-        self.ignores = Ignores(ignores) if ignores else None
+        self.ignores = ignores or None
+        self.baseline = baseline
         self.tally = Tally()
         self.history = History(ledger, self.started_at, self.tally, only is None) if history and ledger else None
-        self.baseline = BaselineFilter(baseline) if baseline is not None else None
-        stages: list[Stage | None] = [self.ignores, self.history, self.tally, self.baseline]
+        stages: list[Stage | None] = [
+            Filter(self.ignores) if self.ignores is not None else None,
+            self.history,
+            self.tally,
+            Filter(self.baseline) if self.baseline is not None else None,
+        ]
         self.stages: list[Stage] = [s for s in stages if s is not None]
         self.timed_out = False
         self.said: set[str] = set()
@@ -430,33 +424,6 @@ class Audit:
             return RunFooter(now(), outcome.complete, summary)
         trend, previous = history.trend if history.trend is not None else ((), None)
         return RunFooter(now(), outcome.complete, summary, tuple(outcome.fixed), trend, previous)
-
-
-def audit(
-    targets: Sequence[str],
-    plan: RunPlan,
-    reporter: Reporter,
-    *,
-    ledger: Ledger | None = None,
-    quiet: bool = False,
-    baseline: Baseline | None = None,
-    only: Mapping[str, Collection[str]] | None = None,
-    out: IO[str] | None = None,
-    ignores: AssetIgnores | None = None,
-    history: bool = False,
-) -> Outcome:
-    """Run an :class:`Audit` of the targets (the arguments are its own)."""
-    return Audit(
-        plan,
-        reporter,
-        ledger=ledger,
-        quiet=quiet,
-        baseline=baseline,
-        only=only,
-        out=out,
-        ignores=ignores,
-        history=history,
-    ).run(targets)
 
 
 def _is_terminal(stream: IO[str]) -> bool:

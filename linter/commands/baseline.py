@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from linter.audit import audit
+from linter.audit import Audit
 from linter.commands import UsageError
 from linter.commands.common import (
     AuditOptions,
@@ -32,7 +32,7 @@ def run(targets: Sequence[str], given: AuditOptions, output: str) -> int:
     buffer = io.StringIO()
     try:
         reporter = get_reporter("baseline", buffer, ReportOptions(fail_on="never", convention=convention))
-        outcome = audit(targets, plan, reporter, ledger=ledger, quiet=given.quiet, out=buffer)
+        outcome = Audit(plan, reporter, ledger=ledger, quiet=given.quiet, out=buffer).run(targets)
     finally:
         if ledger is not None:
             ledger.close()

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
-from linter.audit import IncompleteAudit, audit
+from linter.audit import Audit, IncompleteAudit
 from linter.baseline import Baseline
 from linter.commands import UsageError
 from linter.commands.common import (
@@ -70,8 +70,7 @@ def run(
             )
             reporters.append(get_reporter(spec.format, out, options))
         reporter = reporters[0] if len(reporters) == 1 else Tee(reporters)
-        outcome = audit(
-            targets,
+        outcome = Audit(
             plan,
             reporter,
             ledger=ledger,
@@ -81,7 +80,7 @@ def run(
             out=sys.stdout if any(s.path is None for s in specs) else None,
             ignores=ignores,
             history=plan.ledger is not None,
-        )
+        ).run(targets)
         outputs.commit()
     except IncompleteAudit as exc:
         outputs.commit()  # whole reports that say the run is incomplete replace the old ones
