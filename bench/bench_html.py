@@ -34,6 +34,7 @@ from linter.findings import (  # noqa: E402
     Finding,
     Severity,
 )
+from linter.reports import ReportOptions, RunFooter, RunHeader  # noqa: E402
 from linter.reports.html import HtmlReporter  # noqa: E402
 from tests.browser import chromium, console_problems, missing, wait_ready  # noqa: E402
 
@@ -78,16 +79,8 @@ def render(assets: int, path: Path) -> tuple[float, int, int]:
     findings = sum(len(r.findings) for r in results)
     started = time.perf_counter()
     with path.open("w", encoding="utf-8") as out:
-        reporter = HtmlReporter(out, {"convention": convention, "fail_on": "error"})
-        reporter.start(
-            {
-                "report_version": 1,
-                "tool": {"name": "aind-bucket-lint", "version": "bench"},
-                "target": ["s3://synthetic/"],
-                "convention": "aind-open-data",
-                "started_at": "2026-01-31T02:00:00Z",
-            }
-        )
+        reporter = HtmlReporter(out, ReportOptions(fail_on="error", convention=convention))
+        reporter.start(RunHeader(("s3://synthetic/",), "aind-open-data", "2026-01-31T02:00:00Z", "bench"))
         for r in results:
             reporter.asset(r)
         by_severity = {"error": 0, "warning": 0, "info": 0}
@@ -117,9 +110,7 @@ def render(assets: int, path: Path) -> tuple[float, int, int]:
             "new": findings // 5,
             "fixed": 0,
         }
-        reporter.finish(
-            {"finished_at": "2026-01-31T03:00:00Z", "complete": True, "summary": summary, "trend": trend, "fixed": []}
-        )
+        reporter.finish(RunFooter("2026-01-31T03:00:00Z", True, summary, fixed=(), trend=tuple(trend)))
     return time.perf_counter() - started, path.stat().st_size, findings
 
 

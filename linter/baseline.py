@@ -41,12 +41,16 @@ from collections.abc import Iterable
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import jsonschema
 
 from linter.findings import AssetResult, Finding
 from linter.registry import is_engine_rule
+
+if TYPE_CHECKING:
+    from linter.events import TargetStarted
+    from linter.reports import ReportOptions, RunFooter, RunHeader
 
 BASELINE_VERSION = 1
 FINGERPRINT_KEY = "aindBucketLint/v1"
@@ -145,15 +149,15 @@ class Baseline:
 class BaselineWriter:
     """A reporter that writes a baseline file of every finding of the run (E9xx excepted)."""
 
-    def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
+    def __init__(self, out: IO[str], options: ReportOptions) -> None:
         self.out = out
-        self.header: dict[str, Any] = {}
+        self.header: RunHeader | None = None
         self.entries: dict[str, dict[str, Any]] = {}
 
-    def start(self, header: dict[str, Any]) -> None:
+    def start(self, header: RunHeader) -> None:
         self.header = header
 
-    def target(self, label: str) -> None:
+    def target_started(self, target: TargetStarted) -> None:
         """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
@@ -174,15 +178,16 @@ class BaselineWriter:
         def order(e: dict[str, Any]) -> tuple[str, str, str, str]:
             return (e["asset"] or "", e["path"] or "", e["rule"], e["message"])
 
+        header = self.header
         return {
             "baseline_version": BASELINE_VERSION,
-            "tool": self.header.get("tool", {"name": "aind-bucket-lint", "version": "unknown"}),
-            "created_at": self.header.get("started_at"),
-            "target": self.header.get("target", []),
-            "convention": self.header.get("convention"),
+            "tool": {"name": "aind-bucket-lint", "version": header.version if header else "unknown"},
+            "created_at": header.started_at if header else None,
+            "target": list(header.targets) if header else [],
+            "convention": header.convention if header else None,
             "findings": sorted(self.entries.values(), key=order),
         }
 
-    def finish(self, footer: dict[str, Any]) -> None:
+    def finish(self, footer: RunFooter) -> None:
         json.dump(self.document(), self.out, indent=2, ensure_ascii=False)
         self.out.write("\n")

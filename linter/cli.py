@@ -17,10 +17,12 @@ from linter.baseline import BaselineError
 from linter.commands import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 from linter.commands import rules as rules_command
 from linter.commands import schemas as schemas_command
-from linter.commands.common import CHECK_FORMATS, FAIL_ON, AuditOptions
+from linter.commands.common import FAIL_ON, AuditOptions, check_formats
 from linter.config import ConfigError
 from linter.conventions import BUILTIN, ConventionError
 from linter.plan import EXECUTORS
+from linter.reports.formats import FormatError
+from linter.reports.outputs import OutputError
 from linter.store.errors import LedgerError
 from linter.terminal import COLOR_CHOICES
 
@@ -186,7 +188,7 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
     """How to report: formats, files, colour, the failing severity (check, hook, report)."""
     p.add_argument(
         "--format",
-        choices=CHECK_FORMATS,
+        choices=check_formats(),
         default=None,
         help="the format of stdout's report and of a plain --output FILE (default text)",
     )
@@ -198,7 +200,7 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
         dest="outputs",
         default=[],
         help="write a report to FILE (- for stdout); repeat with FORMAT:FILE for several reports from one run, "
-        f"FORMAT one of {', '.join(CHECK_FORMATS)}",
+        f"FORMAT one of {', '.join(check_formats())}",
     )
     p.add_argument(
         "--fail-on", choices=FAIL_ON, default=None, help="lowest severity that fails the run (default error)"
@@ -248,23 +250,34 @@ def audit_options(args: argparse.Namespace) -> AuditOptions:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from linter.commands import baseline, check, explain, history, hook, report
-
+    """Run the command; its module is imported only now (an audit's modules are slow to import)."""
     if args.command == "check":
+        from linter.commands import check
+
         return check.run(args.targets, audit_options(args))
     if args.command == "baseline":
+        from linter.commands import baseline
+
         return baseline.run(args.targets, audit_options(args), args.output)
     if args.command == "hook":
+        from linter.commands import hook
+
         return hook.run(args.files, args.bucket_root, audit_options(args), staged=args.staged)
     if args.command == "report":
+        from linter.commands import report
+
         return report.run(args.saved, args.outputs, args.format, args.fail_on, args.color)
     if args.command == "history":
+        from linter.commands import history
+
         return history.run(args.ledger, args.root, args.limit, args.format)
     if args.command == "rules":
         return rules_command.run(args.format)
     if args.command == "schemas":
         return schemas_command.run(args)
     assert args.command == "explain"
+    from linter.commands import explain
+
     return explain.run(args.code)
 
 
@@ -304,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         return dispatch(args)
-    except (UsageError, ConfigError, ConventionError, BaselineError, LedgerError) as exc:
+    except (UsageError, ConfigError, ConventionError, BaselineError, LedgerError, OutputError, FormatError) as exc:
         print(f"aind-bucket-lint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from linter.registry import is_engine_rule
+
 if TYPE_CHECKING:
     from linter.findings import AssetResult
 
@@ -37,11 +39,12 @@ class AssetIgnores:
             prefixes = []
             for raw in listed:
                 code = str(raw).strip().upper()
-                if not _CODE.match(code) or not any(c.startswith(code) for c in codes):
+                named = [c for c in codes if c.startswith(code)] if _CODE.match(code) else []
+                if not named:
                     raise IgnoreError(
                         f"{where}: per-asset-ignores {glob!r}: unknown rule code {raw!r} (see `aind-bucket-lint rules`)"
                     )
-                if code.startswith("E9"):
+                if any(is_engine_rule(c) for c in named):
                     raise IgnoreError(
                         f"{where}: per-asset-ignores {glob!r}: {code} cannot be ignored: engine findings say "
                         "part of the audit could not be done"
@@ -65,7 +68,7 @@ class AssetIgnores:
         kept = []
         for f in result.findings:
             codes = self.codes_for(f.asset)
-            if codes and not f.rule.startswith("E9") and f.rule.startswith(codes):
+            if codes and f.rule.startswith(codes) and not is_engine_rule(f.rule):
                 self.ignored += 1
             else:
                 kept.append(f)

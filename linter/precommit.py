@@ -120,14 +120,15 @@ def staged_files(cwd: Path | None = None, env: Mapping[str, str] | None = None) 
 
 
 def relocator(base: Path, cwd: Path | None = None) -> Callable[[str, str], str]:
-    """``(target label, finding path) -> path relative to base`` (the repository's root), for
-    reports read by a person in the repository. A path that would leave ``base``, or name base
-    itself (a repository that is one asset), stays as the target had it."""
+    """``(target root, finding path) -> path relative to base`` (the repository's root), for
+    reports read by a person in the repository; the root is a folder relative to ``cwd`` (as a
+    target is given) or absolute (as the engine found it). A path that would leave ``base``, or
+    name base itself (a repository that is one asset), stays as the target had it."""
     cwd = Path(os.path.abspath(cwd or Path.cwd()))
     base = Path(os.path.abspath(base))
 
-    def relocate(label: str, path: str) -> str:
-        rel = os.path.relpath(os.path.normpath(cwd / label / path), base)
+    def relocate(root: str, path: str) -> str:
+        rel = os.path.relpath(os.path.normpath(cwd / root / path), base)
         if rel == "." or rel.startswith(".."):
             return path
         rel = rel.replace(os.sep, "/")

@@ -17,6 +17,7 @@ import linter.executors as executors
 import linter.work as work
 from linter.conventions import load_convention
 from linter.engine import Linter
+from linter.events import TargetFinished
 from linter.plan import RunPlan, S3Settings
 from linter.registry import load_rules
 from linter.store.db import Ledger
@@ -78,12 +79,13 @@ def test_the_processes_executor_runs_in_worker_processes(tmp_path: Path) -> None
     bucket = make_tree(tmp_path / "bucket", bucket_files(3))
     plan = RunPlan(load_convention("aind-open-data"), load_rules(), jobs=2, executor="processes")
     with Linter(plan) as linter:
-        results = list(linter.lint_target(str(bucket)))
-        assert linter.last_executor == "processes"
+        *results, finished = linter.run_target(str(bucket))
+        assert isinstance(finished, TargetFinished) and finished.executor == "processes"
     threads = RunPlan(load_convention("aind-open-data"), load_rules(), jobs=2, executor="threads")
     with Linter(threads) as linter:
-        assert list(linter.lint_target(str(bucket))) == results
-        assert linter.last_executor == "threads"
+        *again, finished = linter.run_target(str(bucket))
+        assert again == results
+        assert isinstance(finished, TargetFinished) and finished.executor == "threads"
 
 
 def test_threads_list_and_check_each_batch_in_one_thread_with_the_same_results(

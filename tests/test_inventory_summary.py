@@ -21,6 +21,7 @@ import pytest
 
 from linter.conventions import load_convention
 from linter.engine import Linter
+from linter.events import AssetResult, TargetFinished
 from linter.names import strict_name_pattern
 from linter.plan import RunPlan, S3Settings
 from linter.registry import Rule, load_rules, select_rules
@@ -149,13 +150,15 @@ def _plan(manifest: Path, rules: dict[str, Rule] | None = None, select: list[str
 
 
 def _run(plan: RunPlan, prefilter: bool) -> tuple[list[tuple[Any, ...]], int]:
-    with Linter(plan) as linter:
-        linter.prefilter = prefilter
+    with Linter(plan, prefilter=prefilter) as linter:
+        *events, finished = linter.run_target(f"s3://{BUCKET}")
         results = [
             (r.name, r.level, r.source, r.objects, r.complete, [f.to_dict() for f in r.findings])
-            for r in linter.lint_target(f"s3://{BUCKET}")
+            for r in events
+            if isinstance(r, AssetResult)
         ]
-        return results, linter.cleared
+        assert isinstance(finished, TargetFinished)
+        return results, finished.cleared
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from linter.engine import AssetResult
+from linter.events import TargetStarted
 from linter.findings import Finding, Severity
+from linter.reports import ReportOptions, RunFooter, RunHeader
 from linter.reports.github import GithubReporter, escape_data, escape_property
 from tests.conftest import make_tree, run_cli
 
@@ -106,24 +108,25 @@ def test_an_object_key_cannot_inject_a_command(tmp_path: Path, monkeypatch: pyte
 
 def test_a_message_with_raw_newlines_stays_on_its_line() -> None:
     out = io.StringIO()
-    reporter = GithubReporter(out, {})
-    reporter.start({"target": ["s3://bkt/staging/"]})
-    reporter.target("s3://bkt/staging/")
+    reporter = GithubReporter(out, ReportOptions())
+    reporter.start(RunHeader(("s3://bkt/staging/",), "aind-open-data"))
+    reporter.target_started(TargetStarted("s3://bkt/staging/", "s3://bkt/staging/", "s3://bkt/staging/"))
     message = "bad\n::error::pwned\r\n::warning file=x::y %0A"
     reporter.asset(
         AssetResult("a", "raw", None, 1, [Finding("N101", "name-grammar", Severity.ERROR, "a", "a", message)])
     )
     reporter.finish(
-        {
-            "complete": True,
-            "summary": {
+        RunFooter(
+            None,
+            True,
+            {
                 "assets": 1,
                 "objects": 1,
                 "findings": 1,
                 "by_severity": {"error": 1, "warning": 0, "info": 0},
                 "by_rule": {"N101": 1},
             },
-        }
+        )
     )
     lines = out.getvalue().splitlines()
     assert lines == [

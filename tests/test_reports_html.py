@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from linter.conventions import load_convention
-from linter.reports import get_reporter
+from linter.reports import ReportOptions, get_reporter
 from linter.reports.html import pack, unpack
 from linter.reports.load import load_report
 from tests.browser import chromium, console_problems, wait_ready
@@ -26,7 +26,9 @@ EVIL = "<img src=x onerror=document.title='pwned'>"
 def render_html(saved: Path, out: Path) -> str:
     report = load_report(saved)
     buf = io.StringIO()
-    report.replay(get_reporter("html", buf, {"convention": load_convention("aind-open-data"), "fail_on": "error"}))
+    report.replay(
+        get_reporter("html", buf, ReportOptions(fail_on="error", convention=load_convention("aind-open-data")))
+    )
     out.write_text(buf.getvalue(), encoding="utf-8")
     return buf.getvalue()
 
@@ -141,5 +143,7 @@ def test_the_table_data_round_trips() -> None:
 def test_rows_past_the_limit_are_left_out_and_said(saved: Path, tmp_path: Path) -> None:
     report = load_report(saved)
     buf = io.StringIO()
-    report.replay(get_reporter("html", buf, {"convention": load_convention("aind-open-data"), "max_table_rows": 10}))
+    report.replay(
+        get_reporter("html", buf, ReportOptions(convention=load_convention("aind-open-data"), max_table_rows=10))
+    )
     assert "The 114 least severe rows are left out of this page" in buf.getvalue()

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
+from linter.events import AssetResult, TargetFinished
 from linter.progress import Progress
-from linter.sources.s3 import S3Source
 from tests.conftest import REPO, make_tree
 from tests.fixtures import dump, subject_v2
 from tests.s3_audit_helpers import (
@@ -23,7 +23,6 @@ from tests.s3_audit_helpers import (
     put_files,
     recorded_requests,
     report_findings,
-    run_linter,
     s3_cli,
 )
 from tests.s3_fixtures import READER, BucketHandle
@@ -48,13 +47,13 @@ def test_bucket_assets_objects_and_every_page(aws_env: SeaweedServer, s3_bucket:
         },
     )
     linter = make_linter(aws_env, ["L301", "L302", "L303", "E9"], s3={"page_size": 2})
-    results = run_linter(linter, f"s3://{bucket}")
+    *events, finished = linter.run_target(f"s3://{bucket}")
+    results = [e for e in events if isinstance(e, AssetResult)]
     assert [(r.name, r.objects) for r in results] == [(None, 1), (OTHER, 1), (RAW, 9), (DERIVED, 1)]
     assert [(f.rule, f.path) for f in findings_of(results)] == [("L302", "notes.txt")]
-    source = linter.last_source
-    assert isinstance(source, S3Source)
+    assert isinstance(finished, TargetFinished)
     # root: 3 prefixes + 1 object in pages of 2 -> 2 pages; RAW: 9 keys -> 5 pages; the others 1 each
-    assert source.requests == {"ListObjectsV2": 2 + 5 + 1 + 1}
+    assert finished.requests == {"ListObjectsV2": 2 + 5 + 1 + 1}
 
 
 def test_staging_prefix_children_are_the_assets(aws_env: SeaweedServer, s3_bucket: BucketHandle) -> None:

@@ -8,10 +8,17 @@ import os
 import sys
 from collections.abc import Sequence
 
+from linter.audit import Audit
 from linter.commands import UsageError
-from linter.commands.check import audit
-from linter.commands.common import AuditOptions, build_plan, load_config, load_run_convention, open_ledger
-from linter.reports import get_reporter
+from linter.commands.common import (
+    AuditOptions,
+    build_plan,
+    exit_code,
+    load_config,
+    load_run_convention,
+    open_ledger,
+)
+from linter.reports import ReportOptions, get_reporter
 from linter.terminal import plural
 
 
@@ -24,8 +31,8 @@ def run(targets: Sequence[str], given: AuditOptions, output: str) -> int:
     ledger = open_ledger(plan)
     buffer = io.StringIO()
     try:
-        reporter = get_reporter("baseline", buffer, {"fail_on": "never", "convention": convention, "baseline": False})
-        outcome = audit(targets, plan, reporter, ledger=ledger, quiet=given.quiet, out=buffer)
+        reporter = get_reporter("baseline", buffer, ReportOptions(fail_on="never", convention=convention))
+        outcome = Audit(plan, reporter, ledger=ledger, quiet=given.quiet, out=buffer).run(targets)
     finally:
         if ledger is not None:
             ledger.close()
@@ -35,7 +42,7 @@ def run(targets: Sequence[str], given: AuditOptions, output: str) -> int:
         print(f"aind-bucket-lint: wrote {output}: {count}", file=sys.stderr)
     else:
         print(f"aind-bucket-lint: {output} not written: part of the target could not be read", file=sys.stderr)
-    return outcome.exit_code("never")
+    return exit_code(outcome, "never")
 
 
 def replace_file(path: str, text: str) -> None:

@@ -8,20 +8,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linter.commands import UsageError
+from linter.commands import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 from linter.config import Config, ConfigError, find_config, read_config
 from linter.conventions import BUILTIN, Convention, load_convention
 from linter.findings import Severity
 from linter.plan import DEFAULT_SIDECAR_BUDGET, EXECUTORS, RunPlan, S3Settings, SchemaSettings
 from linter.registry import Rule, load_rules, parse_codes, select_rules
+from linter.reports import formats
 
 if TYPE_CHECKING:
+    from linter.audit import Outcome
     from linter.store.db import Ledger
 
 FAIL_ON = ("error", "warning", "info", "never")
 MAX_TIMEOUT = 7 * 24 * 3600
 MAX_JOBS = 512
-CHECK_FORMATS = ("text", "json", "jsonl", "sarif", "github", "markdown", "html")
+
+
+def check_formats() -> tuple[str, ...]:
+    """The choices of ``--format`` and ``--output FORMAT:FILE``: the report formats built in and
+    those of installed plugins (``linter.reports.formats``)."""
+    return formats.choices()
 
 
 @dataclass(frozen=True)
@@ -71,12 +78,13 @@ class ReportSpec:
 def parse_output(value: str, default_format: str) -> ReportSpec:
     """``FORMAT:PATH`` (``-`` for standard output) or a plain ``PATH`` in ``default_format``."""
     fmt, sep, path = value.partition(":")
-    if sep and fmt in CHECK_FORMATS:
+    names = check_formats()
+    if sep and fmt in names:
         if not path:
             raise UsageError(f"--output {value!r}: give a file after {fmt}: (or - for standard output)")
         return ReportSpec(fmt, None if path == "-" else path)
     if sep and fmt.isalpha() and len(fmt) > 1 and not path.startswith(("/", "\\")):
-        raise UsageError(f"--output {value!r}: unknown format {fmt!r} (choose from {', '.join(CHECK_FORMATS)})")
+        raise UsageError(f"--output {value!r}: unknown format {fmt!r} (choose from {', '.join(names)})")
     return ReportSpec(default_format, None if value == "-" else value)
 
 
@@ -86,11 +94,12 @@ def report_specs(given: AuditOptions, config: Config) -> list[ReportSpec]:
     one report goes to standard output; with only ``FORMAT:PATH`` ones, standard output gets a
     report only when ``--format`` is given."""
     fmt = given.format or config.get("format", "text")
-    if fmt not in CHECK_FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(CHECK_FORMATS)})")
+    names = check_formats()
+    if fmt not in names:
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(names)})")
     values = list(given.outputs) or ([given.output] if given.output else [])
     specs = [parse_output(v, fmt) for v in values]
-    plain = any(":" not in v or v.partition(":")[0] not in CHECK_FORMATS for v in values)
+    plain = any(":" not in v or v.partition(":")[0] not in names for v in values)
     if not specs or (given.format and not plain and all(s.path is not None for s in specs)):
         specs.insert(0, ReportSpec(fmt, None))
     seen: dict[str | None, str] = {}
@@ -233,3 +242,11 @@ def open_ledger(plan: RunPlan) -> Ledger | None:
         return Ledger(plan.ledger)
     except LedgerError as exc:
         raise UsageError(str(exc)) from None
+
+
+def exit_code(outcome: Outcome, fail_on: str, only_new: bool = False) -> int:
+    """2 when the audit could not do its whole job, 1 when a finding at or above ``fail_on`` was
+    reported (``only_new``: a new one, as ``--fail-on-new``), else 0."""
+    if not outcome.complete:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if outcome.fails(fail_on, only_new) else EXIT_OK

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from linter.commands import EXIT_OK, UsageError, check
 from linter.commands.common import AuditOptions, load_config, load_run_convention
+from linter.reports import ReportOptions
 
 
 def run(files: Sequence[str], bucket_root: str | None, given: AuditOptions, *, staged: bool = False) -> int:
@@ -30,7 +31,5 @@ def run(files: Sequence[str], bucket_root: str | None, given: AuditOptions, *, s
     selection = select_assets(names, load_run_convention(given, config), root)
     if not selection:
         return EXIT_OK
-    options: dict[str, object] = {"overview": False}
-    if top is not None:
-        options["relocate"] = relocator(top)
+    options = ReportOptions(overview=False, relocate=relocator(top) if top is not None else None)
     return check.run(list(selection), given, only=selection, report_options=options)

@@ -7,12 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from linter.commands import EXIT_ERROR, EXIT_OK, UsageError
-from linter.commands.check import Outputs
 from linter.commands.common import AuditOptions, report_specs
 from linter.config import Config
 from linter.conventions import BUILTIN, load_convention
-from linter.reports import Reporter, Tee, get_reporter
+from linter.reports import Reporter, ReportOptions, Tee, get_reporter
 from linter.reports.load import ReportError, load_report
+from linter.reports.outputs import Outputs
 from linter.terminal import use_color
 
 
@@ -25,7 +25,7 @@ def run(saved: str, outputs: Sequence[str], fmt: str | None, fail_on: str | None
         return EXIT_ERROR
     given = AuditOptions(format=fmt, outputs=tuple(outputs))
     specs = report_specs(given, Config())
-    name = str(report.header.get("convention", ""))
+    name = report.header.convention
     # the saved report names its convention; a convention file is not part of it
     convention = load_convention(name if name in BUILTIN else "aind-open-data")
     files = Outputs()
@@ -33,12 +33,12 @@ def run(saved: str, outputs: Sequence[str], fmt: str | None, fail_on: str | None
         reporters: list[Reporter] = []
         for spec in specs:
             out = files.open(spec.path)
-            options = {
-                "fail_on": fail_on or "error",
-                "convention": convention,
-                "baseline": "baselined" in report.footer["summary"],
-                "color": spec.format == "text" and use_color(out, color),
-            }
+            options = ReportOptions(
+                fail_on=fail_on or "error",
+                convention=convention,
+                baseline="baselined" in report.footer.summary,
+                color=spec.format == "text" and use_color(out, color),
+            )
             reporters.append(get_reporter(spec.format, out, options))
         try:
             report.replay(reporters[0] if len(reporters) == 1 else Tee(reporters))

@@ -11,8 +11,8 @@ GitHub shows at most 10 errors and 10 warnings a step and 50 annotations a job, 
 most severe ``max_annotations`` findings (default 50; first come first within a severity)
 become annotations, followed by one notice counting the rest, then the text summary line.
 Local targets are annotated with ``file=`` (relative to ``$GITHUB_WORKSPACE``, else the
-working directory); an ``s3://`` target has no file in the repository, so its annotations
-carry the object's URL in the message instead.
+working directory, from the target's root); an ``s3://`` target has no file in the repository,
+so its annotations carry the object's URL (the root and the path) in the message instead.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ import itertools
 import os
 import re
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from linter.events import TargetStarted
 from linter.findings import AssetResult, Finding, Severity
+from linter.reports import BaseReporter, ReportOptions, RunFooter
 from linter.safetext import printable
 
-DEFAULT_MAX_ANNOTATIONS = 50
 _LINE_BREAK = re.compile(r"([\r\n])")
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -49,53 +50,41 @@ def command(name: str, message: str, **properties: str) -> str:
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def summary_line(footer: dict[str, Any]) -> str:
+def summary_line(footer: RunFooter) -> str:
     from linter.reports.text import summary_line as text_line
 
     return f"aind-bucket-lint: {text_line(footer)}"
 
 
-class GithubReporter:
-    def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
-        self.out = out
-        self.limit = max(0, int(options.get("max_annotations", DEFAULT_MAX_ANNOTATIONS)))
-        self.convention = options.get("convention")
+class GithubReporter(BaseReporter):
+    def __init__(self, out: IO[str], options: ReportOptions) -> None:
+        super().__init__(out, options)
+        self.limit = max(0, options.max_annotations)
         self.workspace = Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd()).resolve()
-        self.header: dict[str, Any] = {}
-        self.label: str | None = None
         self.root: str | None = None
+        """The target's root relative to the workspace (None: a remote target, no file)."""
         self.kept: list[tuple[int, int, str]] = []  # (severity, -order, line): a min-heap of the worst
         self.order = itertools.count()
         self.total = 0
 
-    def start(self, header: dict[str, Any]) -> None:
-        self.header = header
-
-    def target(self, label: str) -> None:
-        self.label = label
-        if "://" in label:
-            self.root = None
-            return
-        from linter.reports.sarif import local_root
-
-        root = local_root(label, self.convention)
-        self.root = os.path.relpath(root, self.workspace).replace(os.sep, "/")
+    def target_started(self, target: TargetStarted) -> None:
+        super().target_started(target)
+        local = target.local_base
+        self.root = None if local is None else os.path.relpath(local, self.workspace).replace(os.sep, "/")
 
     def annotation(self, f: Finding) -> str:
         title = f"{f.rule} {f.name}"
         path = f.path or f.asset
-        if self.label is not None and "://" in self.label:
-            where = self.label.rstrip("/") + "/" + (path or "")
-            return command(COMMANDS[f.severity], f"{where}: {f.message}", title=title)
+        target = self.target()
+        if self.root is None:
+            return command(COMMANDS[f.severity], f"{target.base}{path or ''}: {f.message}", title=title)
         if path is None:
             return command(COMMANDS[f.severity], f.message, title=title)
-        file = path if self.root in (None, ".") else f"{self.root}/{path}"
+        file = path if self.root == "." else f"{self.root}/{path}"
         return command(COMMANDS[f.severity], f.message, file=file, title=title)
 
     def asset(self, result: AssetResult) -> None:
-        if self.label is None:
-            targets = self.header.get("target") or ["."]
-            self.target(targets[0])
+        self.target()  # a saved report of an older version announces none: its first target
         for f in result.findings:
             self.total += 1
             item = (int(f.severity), -next(self.order), self.annotation(f))
@@ -104,7 +93,7 @@ class GithubReporter:
             elif self.limit and item > self.kept[0]:
                 heapq.heapreplace(self.kept, item)
 
-    def finish(self, footer: dict[str, Any]) -> None:
+    def finish(self, footer: RunFooter) -> None:
         for _, _, line in sorted(self.kept, reverse=True):
             self.out.write(line + "\n")
         rest = self.total - len(self.kept)

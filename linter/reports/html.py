@@ -27,9 +27,9 @@ from typing import IO, Any
 
 from linter.findings import AssetResult, Severity
 from linter.overview import Overview
+from linter.reports import BaseReporter, ReportOptions, RunFooter
 from linter.terminal import plural
 
-MAX_TABLE_ROWS = 300_000
 CHART_RULES = 20
 CHART_MODALITIES = 20
 TREND_AUDITS = 30
@@ -133,19 +133,12 @@ def unpack(text: str) -> Any:
     return json.loads(gzip.decompress(base64.b64decode(text)))
 
 
-class HtmlReporter:
-    def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
-        self.out = out
-        self.fail_on = str(options.get("fail_on", "error"))
-        self.max_rows = int(options.get("max_table_rows", MAX_TABLE_ROWS))
-        self.overview = Overview(options.get("convention"), self.fail_on, keep_rows=True)
-        self.header: dict[str, Any] = {}
-
-    def start(self, header: dict[str, Any]) -> None:
-        self.header = header
-
-    def target(self, label: str) -> None:
-        """Called before each target's results; this format does not need it."""
+class HtmlReporter(BaseReporter):
+    def __init__(self, out: IO[str], options: ReportOptions) -> None:
+        super().__init__(out, options)
+        self.fail_on = options.fail_on
+        self.max_rows = options.max_table_rows
+        self.overview = Overview(options.convention, self.fail_on, keep_rows=True)
 
     def asset(self, result: AssetResult) -> None:
         self.overview.add(result.name, result.objects, result.findings, result.schema_version)
@@ -175,16 +168,16 @@ class HtmlReporter:
         }
         return data, left_out
 
-    def finish(self, footer: dict[str, Any]) -> None:
+    def finish(self, footer: RunFooter) -> None:
         from jinja2 import Environment, PackageLoader, select_autoescape
 
         ov = self.overview
-        ov.fixed = list(footer.get("fixed") or [])
-        ov.trend = list(footer.get("trend") or [])
-        s = footer["summary"]
+        ov.fixed = list(footer.fixed or ())
+        ov.trend = [dict(a) for a in footer.trend or ()]
+        s = footer.summary
         overview = ov.to_dict()
         current = {
-            "started_at": self.header.get("started_at", ""),
+            "started_at": self.header.started_at or "",
             "by_severity": s["by_severity"],
             "new": s.get("new"),
             "fixed": s.get("fixed"),

@@ -1,15 +1,18 @@
 """Saved reports read back, for ``aind-bucket-lint report``: a ``json`` or ``jsonl`` report is
-replayed into any reporter as the run fed it (header, each asset's result, footer)."""
+replayed into any reporter as the run fed it (header, each target's start with its root and
+its results, footer), so every format renders as it did live."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from linter.events import TargetStarted
 from linter.findings import AssetResult, Finding
+from linter.reports import Reporter, RunFooter, RunHeader
 
 
 class ReportError(Exception):
@@ -25,16 +28,24 @@ def finding(d: Any, where: str) -> Finding:
 
 @dataclass
 class SavedReport:
-    header: dict[str, Any]
-    results: list[AssetResult]
-    footer: dict[str, Any]
+    header: RunHeader
+    targets: list[tuple[TargetStarted | None, list[AssetResult]]]
+    """Each target's start (None: a report of an older version, which did not record its
+    targets) and its results, the target's own first."""
+    footer: RunFooter
     source: str = ""
-    fixed: list[Finding] = field(default_factory=list)
 
-    def replay(self, reporter: Any) -> None:
+    @property
+    def results(self) -> list[AssetResult]:
+        return [r for _, results in self.targets for r in results]
+
+    def replay(self, reporter: Reporter) -> None:
         reporter.start(self.header)
-        for r in self.results:
-            reporter.asset(r)
+        for target, results in self.targets:
+            if target is not None:
+                reporter.target_started(target)
+            for r in results:
+                reporter.asset(r)
         reporter.finish(self.footer)
 
 
@@ -49,37 +60,63 @@ def _result(record: dict[str, Any], findings: list[Finding]) -> AssetResult:
     )
 
 
-HEADER_KEYS = ("report_version", "tool", "target", "convention", "started_at")
+def _results(assets: list[dict[str, Any]], findings: list[Finding]) -> list[AssetResult]:
+    """One target's results: its own (the findings of no listed asset), then each asset's."""
+    names = {a.get("name") for a in assets}
+    by_asset: dict[str | None, list[Finding]] = {}
+    for f in findings:
+        by_asset.setdefault(f.asset if f.asset in names else None, []).append(f)
+    return [
+        _result({"objects": 0}, by_asset.pop(None, [])),
+        *(_result(a, by_asset.get(a.get("name"), [])) for a in assets),
+    ]
 
 
-def _footer(doc: dict[str, Any], fixed: list[Finding]) -> dict[str, Any]:
-    footer: dict[str, Any] = {
-        "finished_at": doc.get("finished_at"),
-        "complete": bool(doc.get("complete", True)),
-        "summary": doc["summary"],
-    }
-    for key in ("trend", "previous_audit"):
-        if key in doc:
-            footer[key] = doc[key]
-    if fixed or "fixed" in doc or "fixed" in doc["summary"]:
-        footer["fixed"] = fixed
-    return footer
+def _by_target(
+    closing: dict[str, Any], assets: list[dict[str, Any]], findings: list[Finding]
+) -> list[tuple[TargetStarted | None, list[AssetResult]]]:
+    """The report's assets and findings split by target, as its ``targets`` counts them; one
+    group of no known target when it has none (an older report) or they do not add up."""
+    records = closing.get("targets")
+    counts = [(r.get("assets"), r.get("findings")) for r in records] if isinstance(records, list) else []
+    whole = all(isinstance(a, int) and isinstance(f, int) and a >= 0 and f >= 0 for a, f in counts)
+    if (
+        not counts
+        or not whole
+        or sum(a for a, _ in counts) != len(assets)
+        or sum(f for _, f in counts) != len(findings)
+    ):
+        return [(None, _results(assets, findings))]
+    groups: list[tuple[TargetStarted | None, list[AssetResult]]] = []
+    a0 = f0 = 0
+    for record, (a, f) in zip(records, counts, strict=True):
+        root = record.get("root")
+        target = TargetStarted(str(record.get("label", "")), root if isinstance(root, str) else None, assets=a)
+        groups.append((target, _results(assets[a0 : a0 + a], findings[f0 : f0 + f])))
+        a0, f0 = a0 + a, f0 + f
+    return groups
+
+
+def _footer(doc: dict[str, Any], fixed: list[Finding]) -> RunFooter:
+    history = fixed or "fixed" in doc or "fixed" in doc["summary"]
+    trend = doc.get("trend")
+    return RunFooter(
+        doc.get("finished_at"),
+        bool(doc.get("complete", True)),
+        doc["summary"],
+        fixed=tuple(fixed) if history else None,
+        trend=tuple(trend) if isinstance(trend, list) else None,
+        previous_audit=doc.get("previous_audit"),
+    )
 
 
 def from_document(doc: Any, source: str) -> SavedReport:
     if not isinstance(doc, dict) or doc.get("report_version") != 1 or "summary" not in doc:
         raise ReportError(f"{source}: not an aind-bucket-lint JSON report (report_version 1)")
-    names = {a.get("name") for a in doc.get("assets", []) if isinstance(a, dict)}
-    by_asset: dict[str | None, list[Finding]] = {}
-    for i, d in enumerate(doc.get("findings", [])):
-        f = finding(d, f"{source}: findings[{i}]")
-        by_asset.setdefault(f.asset if f.asset in names else None, []).append(f)
-    results = [_result({"objects": 0}, by_asset.pop(None, []))]
-    for a in doc.get("assets", []):
-        results.append(_result(a, by_asset.get(a.get("name"), [])))
+    assets = [a for a in doc.get("assets", []) if isinstance(a, dict)]
+    findings = [finding(d, f"{source}: findings[{i}]") for i, d in enumerate(doc.get("findings", []))]
     fixed = [finding(d, f"{source}: fixed[{i}]") for i, d in enumerate(doc.get("fixed", []))]
-    header = {k: doc[k] for k in HEADER_KEYS if k in doc}
-    return SavedReport(header, results, _footer(doc, fixed), source, fixed)
+    return SavedReport(RunHeader.from_dict(doc), _by_target(doc, assets, findings), _footer(doc, fixed), source)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -99,23 +136,17 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def from_lines(path: Path) -> SavedReport:
     header: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
-    target: list[Finding] = []
-    results: list[AssetResult] = []
-    current: AssetResult | None = None
+    assets: list[dict[str, Any]] = []
+    findings: list[Finding] = []
     fixed: list[Finding] = []
     for n, obj in _lines(path):
         kind = obj.pop("type")
         if kind == "header":
             header = obj
         elif kind == "asset":
-            current = _result(obj, [])
-            results.append(current)
+            assets.append(obj)
         elif kind == "finding":
-            f = finding(obj, f"{path}:{n}")
-            if current is not None and f.asset == current.name:
-                current.findings.append(f)
-            else:
-                target.append(f)
+            findings.append(finding(obj, f"{path}:{n}"))
         elif kind == "fixed":
             fixed.append(finding(obj, f"{path}:{n}"))
         elif kind == "summary":
@@ -125,14 +156,19 @@ def from_lines(path: Path) -> SavedReport:
         raise ReportError(f"{path}: not a complete aind-bucket-lint jsonl report (no {what} line)")
     if header.get("report_version") != 1:
         raise ReportError(f"{path}: report_version {header.get('report_version')!r} is not supported")
-    if not any(True for _ in results) and target:
+    if not assets and findings:
         # a report written before asset lines existed: one result per asset named by its findings
         grouped: dict[str | None, list[Finding]] = {}
-        for f in target:
+        for f in findings:
             grouped.setdefault(f.asset, []).append(f)
         target = grouped.pop(None, [])
         results = [_result({"name": name, "objects": 0}, fs) for name, fs in grouped.items()]
-    return SavedReport(header, [_result({"objects": 0}, target), *results], _footer(summary, fixed), str(path), fixed)
+        targets: list[tuple[TargetStarted | None, list[AssetResult]]] = [
+            (None, [_result({"objects": 0}, target), *results])
+        ]
+    else:
+        targets = _by_target(summary, assets, findings)
+    return SavedReport(RunHeader.from_dict(header), targets, _footer(summary, fixed), str(path))
 
 
 def load_report(path: str | Path) -> SavedReport:

@@ -18,14 +18,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import re
-from typing import IO, Any
+from typing import IO
 
 from linter.findings import AssetResult, Finding, Severity
 from linter.overview import Overview
+from linter.reports import BaseReporter, ReportOptions, RunFooter
 from linter.safetext import printable
 from linter.terminal import plural
 
-DEFAULT_MAX_ROWS = 25
 _PUNCTUATION = re.compile(r"([\\`*_\[\]<>|~&#!])")
 _BACKTICKS = re.compile(r"`+")
 
@@ -48,23 +48,16 @@ TREND_ROWS = 10
 FIXED_ROWS = 25
 
 
-class MarkdownReporter:
-    def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
-        self.out = out
-        self.fail_on = str(options.get("fail_on", "error"))
-        self.limit = max(0, int(options.get("max_rows", DEFAULT_MAX_ROWS)))
-        self.overview = Overview(options.get("convention"), self.fail_on)
-        self.header: dict[str, Any] = {}
+class MarkdownReporter(BaseReporter):
+    def __init__(self, out: IO[str], options: ReportOptions) -> None:
+        super().__init__(out, options)
+        self.fail_on = options.fail_on
+        self.limit = max(0, options.max_rows)
+        self.overview = Overview(options.convention, self.fail_on)
         # per rule, a min-heap of (new, severity, -order, finding): the rule's most telling findings
         self.candidates: dict[str, list[tuple[int, int, int, Finding]]] = {}
         self.order = itertools.count()
         self.total = 0
-
-    def start(self, header: dict[str, Any]) -> None:
-        self.header = header
-
-    def target(self, label: str) -> None:
-        """Called before each target's results; this format does not need it."""
 
     def asset(self, result: AssetResult) -> None:
         self.overview.add(result.name, result.objects, result.findings, result.schema_version)
@@ -89,9 +82,9 @@ class MarkdownReporter:
         picked = sorted(picked, key=lambda i: i[:3], reverse=True)[: self.limit]
         return [i[3] for i in picked]
 
-    def verdict(self, footer: dict[str, Any]) -> str:
-        sev = footer["summary"]["by_severity"]
-        if not footer.get("complete", True):
+    def verdict(self, footer: RunFooter) -> str:
+        sev = footer.summary["by_severity"]
+        if not footer.complete:
             return "**Incomplete**: part of the target could not be read (see E901)"
         if self.fail_on != "never":
             threshold = Severity.parse(self.fail_on)
@@ -100,18 +93,18 @@ class MarkdownReporter:
                 return f"**Failed**: {plural(failing, 'finding')} at or above `{self.fail_on}`"
         return f"**Passed** (fails on `{self.fail_on}`)"
 
-    def finish(self, footer: dict[str, Any]) -> None:
-        s = footer["summary"]
+    def finish(self, footer: RunFooter) -> None:
+        s = footer.summary
         sev = s["by_severity"]
         ov = self.overview
-        ov.fixed = list(footer.get("fixed") or [])
-        targets = ", ".join(code(t) for t in self.header.get("target", []))
+        ov.fixed = list(footer.fixed or ())
+        targets = ", ".join(code(t) for t in self.header.targets)
         lines = [
             "## aind-bucket-lint",
             "",
             self.verdict(footer),
             "",
-            f"Target {targets}, convention {code(str(self.header.get('convention', '')))}: "
+            f"Target {targets}, convention {code(self.header.convention)}: "
             f"{plural(s['assets'], 'asset')}, {plural(s['objects'], 'object')}, "
             f"{plural(s['findings'], 'finding')}.",
         ]
@@ -122,13 +115,13 @@ class MarkdownReporter:
                 parts.append(f"{other} with findings below `{self.fail_on}`")
             lines += ["", f"Assets: {', '.join(parts)}."]
         if "new" in s:
-            previous = footer.get("previous_audit")
+            previous = footer.previous_audit
             since = f", {previous}," if previous else " (none before: every finding is new)"
             lines += [
                 "",
                 f"Since the last complete audit{since}: **{s['new']} new**, **{s.get('fixed', 0)} fixed**.",
             ]
-        baselined = footer.get("baselined", s.get("baselined"))
+        baselined = s.get("baselined")
         if baselined:
             lines += ["", f"{plural(baselined, 'finding')} matched the baseline and are not shown."]
         lines += [
@@ -195,16 +188,16 @@ class MarkdownReporter:
             lines += ["", "No findings."]
         self.out.write("\n".join(lines) + "\n")
 
-    def trend_section(self, footer: dict[str, Any]) -> list[str]:
+    def trend_section(self, footer: RunFooter) -> list[str]:
         """The last audits of the root and, as the last row, this one."""
-        trend = list(footer.get("trend") or [])[-(TREND_ROWS - 1) :]
+        trend = list(footer.trend or ())[-(TREND_ROWS - 1) :]
         if not trend:
             return []
-        s = footer["summary"]
+        s = footer.summary
         trend.append(
             {
-                "started_at": f"{self.header.get('started_at', '')} (this audit)",
-                "complete": footer.get("complete", True),
+                "started_at": f"{self.header.started_at or ''} (this audit)",
+                "complete": footer.complete,
                 "assets": s["assets"],
                 "clean_assets": self.overview.clean,
                 "by_severity": s["by_severity"],

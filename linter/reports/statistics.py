@@ -8,32 +8,27 @@ most findings first, then the summary line. Counts only: memory stays flat.
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO
 
 from linter.findings import AssetResult
 from linter.overview import Overview
+from linter.reports import BaseReporter, ReportOptions, RunFooter
 from linter.reports.text import summary_line
 from linter.terminal import Painter, plural
 
 
-class StatisticsReporter:
-    def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
-        self.out = out
-        self.paint = Painter(bool(options.get("color", False)))
-        self.overview = Overview(options.get("convention"), str(options.get("fail_on", "error")), worst_limit=0)
-
-    def start(self, header: dict[str, Any]) -> None:
-        pass
-
-    def target(self, label: str) -> None:
-        """Called before each target's results; this format does not need it."""
+class StatisticsReporter(BaseReporter):
+    def __init__(self, out: IO[str], options: ReportOptions) -> None:
+        super().__init__(out, options)
+        self.paint = Painter(options.color)
+        self.overview = Overview(options.convention, options.fail_on, worst_limit=0)
 
     def asset(self, result: AssetResult) -> None:
         self.overview.add(result.name, result.objects, result.findings)
 
-    def finish(self, footer: dict[str, Any]) -> None:
+    def finish(self, footer: RunFooter) -> None:
         rules = sorted(self.overview.rules(), key=lambda r: (-r["findings"], r["code"]))
-        history = "new" in footer["summary"]
+        history = "new" in footer.summary
         width = max((len(str(r["findings"])) for r in rules), default=1)
         names = max((len(r["name"]) for r in rules), default=0)
         for r in rules:

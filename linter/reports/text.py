@@ -8,10 +8,11 @@ assets. Colour (severity, rule code) only when the stream is a terminal that wan
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO
 
 from linter.findings import AssetResult
 from linter.overview import Overview
+from linter.reports import BaseReporter, ReportOptions, RunFooter
 from linter.safetext import printable
 from linter.terminal import Painter, plural, severity_counts
 
@@ -19,60 +20,52 @@ TOP_RULES = 5
 TOP_ASSETS = 5
 
 
-def summary_line(footer: dict[str, Any]) -> str:
+def summary_line(footer: RunFooter) -> str:
     """``3 assets, 4 objects: 3 findings (1 error, 1 warning, 1 info)`` and what else is to say."""
-    s = footer["summary"]
+    s = footer.summary
     line = (
         f"{plural(s['assets'], 'asset')}, {plural(s['objects'], 'object')}: {plural(s['findings'], 'finding')} "
         f"({severity_counts(s['by_severity'])})"
     )
     if "new" in s:
         line += f"; {s['new']} new, {s.get('fixed', 0)} fixed since the last audit"
-    if not footer.get("complete", True):
+    if not footer.complete:
         line += "; INCOMPLETE: part of the target could not be read (see E901)"
-    baselined = footer.get("baselined") or s.get("baselined")
+    baselined = s.get("baselined")
     if baselined:
         line += f"; {plural(baselined, 'baselined finding')} not shown"
     return line
 
 
-class TextReporter:
-    """``options["relocate"]``, when given: ``(target label, path) -> path`` as shown (the hook
-    shows paths relative to the repository's root); else paths relative to the target root."""
+class TextReporter(BaseReporter):
+    """With ``options.relocate``, paths of a local target as it shows them (the hook: relative to
+    the repository's root); else relative to the target root."""
 
-    def __init__(self, out: IO[str], options: dict[str, Any]) -> None:
-        self.out = out
-        self.relocate = options.get("relocate")
-        self.label: str | None = None
-        self.paint = Painter(bool(options.get("color", False)))
-        self.fail_on = str(options.get("fail_on", "error"))
-        # the pre-commit hook's output stays one line a finding and the summary line
-        self.show_overview = bool(options.get("overview", True))
-        self.overview = Overview(options.get("convention"), self.fail_on, worst_limit=TOP_ASSETS)
-
-    def start(self, header: dict[str, Any]) -> None:
-        pass
-
-    def target(self, label: str) -> None:
-        self.label = label
+    def __init__(self, out: IO[str], options: ReportOptions) -> None:
+        super().__init__(out, options)
+        self.paint = Painter(options.color)
+        self.fail_on = options.fail_on
+        self.overview = Overview(options.convention, self.fail_on, worst_limit=TOP_ASSETS)
 
     def asset(self, result: AssetResult) -> None:
         self.overview.add(result.name, result.objects, result.findings, result.schema_version)
         paint = self.paint
+        relocate = self.options.relocate
+        root = self.current.local_base if relocate is not None and self.current is not None else None
         for f in result.findings:
             where = f.path or f.asset or "."
-            if self.relocate is not None and self.label is not None and "://" not in self.label:
-                where = self.relocate(self.label, where)
+            if relocate is not None and root is not None:
+                where = relocate(str(root), where)
             status = " (new)" if f.status == "new" else ""
             self.out.write(
                 f"{paint(printable(where), 'bold')}: {paint(f.rule, str(f.severity))} [{f.severity}] "
                 f"{printable(f.message)}{status}\n"
             )
 
-    def finish(self, footer: dict[str, Any]) -> None:
+    def finish(self, footer: RunFooter) -> None:
         self.out.write(summary_line(footer) + "\n")
         ov = self.overview
-        if not self.show_overview or (not ov.findings and not footer.get("fixed")):
+        if not self.options.overview or (not ov.findings and not footer.fixed):
             return
         lines = []
         if ov.assets:
@@ -89,7 +82,7 @@ class TextReporter:
         if worst:
             named = (f"{printable(w['name'])} ({plural(w['findings'], 'finding')})" for w in worst)
             lines.append("  worst assets: " + ", ".join(named))
-        fixed = footer.get("fixed") or []
+        fixed = footer.fixed or ()
         for f in fixed[:TOP_ASSETS]:
             lines.append(f"  fixed: {printable(f.path or f.asset or '.')}: {f.rule} {printable(f.message)}")
         if len(fixed) > TOP_ASSETS:
