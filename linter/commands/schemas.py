@@ -1,4 +1,5 @@
-"""``aind-bucket-lint schemas list | install | prune``: the cached environments of aind-data-schema releases."""
+"""``aind-bucket-lint schemas list | install | prune | update``: the cached environments of
+aind-data-schema releases, and the release table that says which release validates which file."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from linter.validation import envs, installed_release
+from linter.validation import envs, installed_release, update
+from linter.validation.index import INDEX_ENV
 from linter.validation.releases import Release, table, version_key
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -19,7 +21,9 @@ EXIT_OK, EXIT_ERROR = 0, 2
 
 def add_parser(sub: Any) -> None:
     schemas = sub.add_parser(
-        "schemas", help="list, prepare or prune the environments of aind-data-schema releases used for validation"
+        "schemas",
+        help="list, prepare or prune the environments of aind-data-schema releases used for validation; "
+        "update the release table",
     )
     verbs = schemas.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)
     listing = verbs.add_parser("list", help="the prepared releases (with --all, every release the linter may use)")
@@ -46,7 +50,17 @@ def add_parser(sub: Any) -> None:
     s3.add_argument("--no-sign-request", action="store_true")
     prune = verbs.add_parser("prune", help="remove unfinished environments and those the linter no longer uses")
     prune.add_argument("--all", action="store_true", help="remove every environment and uv's cache")
-    for p in (listing, install, prune):
+    refresh = verbs.add_parser(
+        "update",
+        help="add the aind-data-schema releases published since the release table was made (from the package index)",
+    )
+    refresh.add_argument(
+        "--index-url",
+        metavar="URL",
+        help=f"the package index (default ${INDEX_ENV}, $PIP_INDEX_URL, pip's configured index-url, else PyPI)",
+    )
+    refresh.add_argument("--format", choices=("text", "json"), default="text")
+    for p in (listing, install, prune, refresh):
         p.add_argument("--schema-cache", metavar="DIR", help=f"cache folder (default ${envs.CACHE_ENV} or config)")
         p.add_argument("--config", metavar="FILE", help="config file (default: nearest .aind-bucket-lint.yaml)")
 
@@ -70,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         return _list(args)
     if args.schemas_command == "install":
         return _install(args)
+    if args.schemas_command == "update":
+        return _update(args)
     removed = envs.prune(everything=args.all)
     for path in removed:
         print(f"removed {path}")
@@ -121,7 +137,7 @@ def _list(args: argparse.Namespace) -> int:
 def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set[str], int]:
     """The releases the core sidecars of the targets need (besides the installed one)."""
     from linter.conventions import load_convention
-    from linter.metadata import declared_version, policy, stem
+    from linter.metadata import declared_version, policy, sidecar_model
     from linter.plan import RunPlan, S3Settings
     from linter.sources import ReadError, SourceError, TooLarge, open_source
 
@@ -153,7 +169,8 @@ def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set
                     continue
                 if not isinstance(data, dict) or declared_version(obj.key, data).problem is not None:
                     continue
-                res = table().resolve(stem(obj.key), data["schema_version"])
+                model = sidecar_model(obj.key, data, pol)
+                res = table().resolve(model.stem, data["schema_version"], model.classes)
                 if res.release is not None and installed not in res.declared_by:
                     needed.add(res.release.version)
     return needed, problems
@@ -201,3 +218,35 @@ def _install(args: argparse.Namespace) -> int:
                 print(f"aind-bucket-lint: {exc}", file=sys.stderr)
                 problems += 1
     return EXIT_ERROR if problems else EXIT_OK
+
+
+def _update(args: argparse.Namespace) -> int:
+    """``schemas update``: the releases the index lists and the table does not know, added to
+    the cache folder's table."""
+    before = table()
+    try:
+        result = update.update(args.index_url)
+    except update.UpdateError as exc:
+        print(f"aind-bucket-lint: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    assert result is not None  # always runs without unless_within
+    after = result.table
+    if args.format == "json":
+        doc = {
+            "index": result.index,
+            "added": list(result.added),
+            "new_model_versions": result.pairs,
+            "table": {"made": after.made, "source": after.source, "releases_known": len(after.known)},
+            "previous": {"made": before.made, "source": before.source},
+        }
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    if result.added:
+        print(
+            f"added {len(result.added)} release(s) from {result.index}: {', '.join(result.added)} "
+            f"({result.pairs} model version(s) no earlier release declared)"
+        )
+        print(f"release table: made {after.made}, {len(after.known)} releases ({after.source})")
+    else:
+        print(f"no release on {result.index} is new to the release table of {after.day} ({len(after.known)} releases)")
+    return EXIT_OK

@@ -3,12 +3,52 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from linter import validation
 from linter.metadata.versions import VersionVerdict, declared_version, stem
+
+if TYPE_CHECKING:
+    from linter.metadata.policy import MetadataPolicy
+
+_MODULE = re.compile(r"(aind_data_schema(?:/[A-Za-z_][A-Za-z0-9_]*)+)\.py\b")
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarModel:
+    """What a sidecar holds: its model (the stem of the core file it counts as) and, when known,
+    its class(es), from its ``describedBy`` (which names the class's source file) or else from
+    its file name (an alias such as ``ephys_rig.json``). ``source`` says which."""
+
+    stem: str
+    classes: tuple[str, ...] = ()
+    source: str | None = None  # "describedBy" | "file name" | None
+
+
+def described_module(data: Mapping[str, Any]) -> str | None:
+    """The module ``describedBy`` names (``.../src/aind_data_schema/ephys/ephys_session.py`` ->
+    ``aind_data_schema.ephys.ephys_session``), or None."""
+    value = data.get("describedBy")
+    match = _MODULE.search(value) if isinstance(value, str) else None
+    return match.group(1).replace("/", ".") if match else None
+
+
+def sidecar_model(key: str, data: Mapping[str, Any], pol: MetadataPolicy | None = None) -> SidecarModel:
+    """The model and class(es) of the sidecar at ``key`` (its last path part is its file name)."""
+    file_name = key.rsplit("/", 1)[-1]
+    alias = pol.alias_of.get(file_name) if pol is not None else None
+    model = stem(alias.stands_for if alias is not None else file_name)
+    module = described_module(data)
+    if module is not None:
+        named = validation.table().described(model, module)
+        if named:
+            return SidecarModel(model, named, "describedBy")
+    if alias is not None and alias.classes:
+        return SidecarModel(model, alias.classes, "file name")
+    return SidecarModel(model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +82,20 @@ class Validation:
         return self.verdict is not None and self.verdict.status == "valid"
 
 
-def validate_sidecar(key: str, data: Mapping[str, Any], text: str | bytes | None = None) -> Validation:
+def validate_sidecar(
+    key: str, data: Mapping[str, Any], text: str | bytes | None = None, pol: MetadataPolicy | None = None
+) -> Validation:
     """Validate one parsed sidecar with the release that declares its version.
 
-    ``key`` is the file's name (its last path part names the model); ``text`` is its JSON text
-    when at hand (the models then parse it as JSON themselves).
+    ``key`` is the file's name (its last path part names the model, or an alias of ``pol`` does);
+    ``text`` is its JSON text when at hand (the models then parse it as JSON themselves). The
+    file's class, when its ``describedBy`` or its alias names one, chooses the release: a 0.x
+    ``EphysSession`` 0.3.0 is judged by a release where EphysSession declares 0.3.0.
     """
     file_name = key.rsplit("/", 1)[-1]
     verdict = declared_version(file_name, data)
     if verdict.problem is not None:
         return Validation(key, verdict, None)
     raw = text if text is not None else json.dumps(data)
-    return Validation(key, verdict, validation.validate(stem(file_name), verdict.declared, raw, data))
+    model = sidecar_model(key, data, pol)
+    return Validation(key, verdict, validation.validate(model.stem, verdict.declared, raw, data, model.classes))

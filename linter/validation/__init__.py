@@ -6,9 +6,14 @@ variables that :func:`linter.validation.envs.configure` sets).
 
 How a file is judged:
 
-1. The release table (``linter/data/releases.json``) names the release whose model declares
-   the file's (model, ``schema_version``). No release declares it: the verdict is
-   ``unknown-version`` with the nearest published versions.
+1. The release table (``linter/data/releases.json``, or the newer one ``schemas update`` wrote
+   into the cache folder) names the release whose model declares the file's (model,
+   ``schema_version``): with the file's class when it is known (a 0.x file's ``describedBy``
+   names it; 0.x ``EphysSession`` and ``MriSession`` numbered their versions apart), else any
+   class of that file. No release declares it: when the version is newer than every published
+   one and the run is online, the table is refreshed from the package index first (at most once
+   a day, see ``linter.validation.update``); still none: the verdict is ``unknown-version`` with
+   the nearest published versions.
 2. When the installed aind-data-schema declares it, its models validate in this process (the
    fast path).
 3. Otherwise the release's own environment (prepared by ``uv`` on first need, cached) runs a
@@ -17,10 +22,10 @@ How a file is judged:
    that is not prepared and cannot be (offline, install failure) gives ``unavailable`` with the
    reason and the command that prepares it.
 
-Where a release has several classes for one file (a 1.x ``data_description.json`` is a
-``DataDescription`` or a ``DerivedDataDescription``; a 0.x ``session.json`` an ``EphysSession`` or
-an ``OphysSession``), the file is valid when one of them accepts it; otherwise the errors are
-those of the class with the fewest.
+Where a release has several classes for one file and version (a 1.x ``data_description.json`` is
+a ``DataDescription`` or a ``DerivedDataDescription``; a 0.x ``session.json`` whose class is not
+known may be any session class declaring its version), the file is valid when one of them accepts
+it; otherwise the errors are those of the class with the fewest.
 
 Errors carry a JSONPath into the document (``$.subject_details.strain.name``,
 ``$.data_streams[0].modalities[1]``).
@@ -33,14 +38,14 @@ import json
 import logging
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Literal
 
 from linter.sidecar_json import json_path
-from linter.validation import envs, workers
+from linter.validation import envs, update, workers
 from linter.validation.releases import Resolution, table
 from linter.validation.worker import Validator
 
@@ -119,16 +124,28 @@ _state_lock = threading.Lock()
 
 
 def _unknown(res: Resolution) -> Verdict:
-    known = table().models.get(res.stem)
+    current = table()
+    known = current.models.get(res.stem)
+    command = None
     if not known:
         message = f"no aind-data-schema release has a {res.stem} model"
     else:
         near = ", ".join(res.nearest) or "none"
+        # the 0.x line numbered the versions of each class of a file apart: name the class
+        model = f"{res.stem} ({' or '.join(res.named)})" if res.named and res.version.startswith("0.") else res.stem
         message = (
-            f"no published aind-data-schema release declares {res.stem} schema_version {res.version}; "
+            f"no published aind-data-schema release declares {model} schema_version {res.version}; "
             f"nearest published versions: {near}"
         )
-    return Verdict("unknown-version", res.stem, res.version, message=message, nearest=res.nearest)
+        if current.beyond(res.stem, res.version, res.named):
+            # a release published after the table was made may declare it
+            if envs.offline():
+                command = update.COMMAND
+                message += f"; the release table is of {current.day} (offline): `{command}` adds newer releases"
+            elif (error := update.last_error()) is not None:
+                command = update.COMMAND
+                message += f"; the release table of {current.day} could not be refreshed ({error})"
+    return Verdict("unknown-version", res.stem, res.version, message=message, nearest=res.nearest, command=command)
 
 
 def _python_for(release: str) -> tuple[Path | None, str | None]:
@@ -165,22 +182,26 @@ def reset() -> None:
     workers.close_all()
 
 
-def validate(stem: str, version: str, raw: bytes | str, data: Any = None) -> Verdict:
-    """Validate one sidecar (its JSON bytes or text; ``data`` the parsed object when at hand)."""
+def validate(stem: str, version: str, raw: bytes | str, data: Any = None, classes: Collection[str] = ()) -> Verdict:
+    """Validate one sidecar (its JSON bytes or text; ``data`` the parsed object when at hand).
+    ``classes``: the file's own class(es) when known (see :func:`linter.metadata.sidecar_model`);
+    the release is then one where that class declares the version, and only it is tried."""
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     if data is None:
         data = json.loads(text)
-    res = table().resolve(stem, version)
+    res = table().resolve(stem, version, classes)
+    if res.release is None and update.refresh_if_due(res):
+        res = table().resolve(stem, version, classes)
     if res.release is None:
         return _unknown(res)
     installed = installed_release()
     if installed is not None and installed in res.declared_by and installed in table().releases:
         release = table().releases[installed]
-        classes = release.classes(stem, version)
-        results = _LOCAL.handle(classes, text)
+        pairs = release.classes(stem, version, res.named or None)
+        results = _LOCAL.handle(pairs, text)
     else:
         release = res.release
-        classes = release.classes(stem, version)
+        pairs = list(res.classes)
         python, why = _python_for(release.version)
         base = Verdict(
             "unavailable",
@@ -195,7 +216,7 @@ def validate(stem: str, version: str, raw: bytes | str, data: Any = None) -> Ver
         try:
             for _attempt in range(8):
                 try:
-                    results = workers.pool(release.version, python).request(classes, raw)
+                    results = workers.pool(release.version, python).request(pairs, raw)
                     break
                 except workers.PoolClosed:  # closed by another thread to make room: a new one
                     continue
