@@ -74,8 +74,9 @@ class Validation:
 
     @property
     def cacheable(self) -> bool:
-        """False when the verdict may change without the file changing (its release not prepared)."""
-        return self.verdict is None or self.verdict.status != "unavailable"
+        """False when the verdict may change without the file changing: its release not prepared,
+        or its version newer than the release table knows (a later release may declare it)."""
+        return self.verdict is None or (self.verdict.status != "unavailable" and not self.verdict.awaits_release)
 
     @property
     def valid(self) -> bool:

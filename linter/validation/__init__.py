@@ -84,6 +84,9 @@ class Verdict:
     command: str | None = None
     nearest: tuple[str, ...] = ()
     declared_by: tuple[str, ...] = field(default=())
+    awaits_release: bool = False
+    """An unknown version newer than every published one: a release published after the table
+    was made may declare it, so the verdict is not final."""
 
     @property
     def judged(self) -> bool:
@@ -127,6 +130,7 @@ def _unknown(res: Resolution) -> Verdict:
     current = table()
     known = current.models.get(res.stem)
     command = None
+    awaits = False
     if not known:
         message = f"no aind-data-schema release has a {res.stem} model"
     else:
@@ -137,7 +141,8 @@ def _unknown(res: Resolution) -> Verdict:
             f"no published aind-data-schema release declares {model} schema_version {res.version}; "
             f"nearest published versions: {near}"
         )
-        if current.beyond(res.stem, res.version, res.named):
+        awaits = current.beyond(res.stem, res.version, res.named)
+        if awaits:
             # a release published after the table was made may declare it
             if envs.offline():
                 command = update.COMMAND
@@ -145,7 +150,15 @@ def _unknown(res: Resolution) -> Verdict:
             elif (error := update.last_error()) is not None:
                 command = update.COMMAND
                 message += f"; the release table of {current.day} could not be refreshed ({error})"
-    return Verdict("unknown-version", res.stem, res.version, message=message, nearest=res.nearest, command=command)
+    return Verdict(
+        "unknown-version",
+        res.stem,
+        res.version,
+        message=message,
+        nearest=res.nearest,
+        command=command,
+        awaits_release=awaits,
+    )
 
 
 def _python_for(release: str) -> tuple[Path | None, str | None]:
