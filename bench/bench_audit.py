@@ -232,7 +232,7 @@ def fast_floor(endpoint: str, bucket: str, jobs: int, get_keys: list[str]) -> di
 
 def audit(endpoint: str, target: str, jobs: int, args: list[str], warmup: str) -> dict[str, Any]:
     """(b) and (c): the real command line, in process, after a warm-up run on a tiny bucket."""
-    import linter.sources.s3 as s3_module
+    import linter.sources.s3client as s3_module
     from linter.cli import main
 
     requests: Counter[str] = Counter()

@@ -33,8 +33,8 @@ from types import ModuleType
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from linter import ledger as current  # noqa: E402
 from linter.sources import Asset, ObjectInfo  # noqa: E402
+from linter.store import db as current  # noqa: E402
 
 SIDECARS = ("data_description", "subject", "procedures", "instrument", "acquisition", "processing")
 DATA = "ecephys/ecephys_clipped/Record Node 104/experiment1/recording1/continuous/Neuropix-PXI-100.ProbeA-AP"

@@ -20,8 +20,8 @@ from linter.commands import schemas as schemas_command
 from linter.commands.common import CHECK_FORMATS, FAIL_ON, AuditOptions
 from linter.config import ConfigError
 from linter.conventions import BUILTIN, ConventionError
-from linter.ledger import LedgerError
 from linter.plan import EXECUTORS
+from linter.store.errors import LedgerError
 from linter.terminal import COLOR_CHOICES
 
 __all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_OK", "build_parser", "main"]

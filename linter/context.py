@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from linter import __version__
 from linter.conventions import Convention
+from linter.metadata.policy import policy
 from linter.names import ParsedName, parse_name
+from linter.plan import SchemaSettings
 from linter.sidecar_json import parse_json_bytes
 from linter.sources import Asset, ObjectInfo, Reader, ReadError, Source, SourceError, TooLarge
 
 if TYPE_CHECKING:
-    from linter.ledger import AssetHistory, VanishedAsset
+    from linter.store.records import AssetHistory, VanishedAsset
 
 T = TypeVar("T")
-DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
 _MISSING = object()
 
 
@@ -156,9 +157,11 @@ class AssetContext:
         *,
         verdicts: ContentVerdicts | None = None,
         known: dict[str, Any] | None = None,
+        schemas: SchemaSettings | None = None,
     ) -> None:
         """``source``: what reads the asset's bytes; ``verdicts``: the process's verdict cache by
-        content; ``known``: verdicts by content the driver already had (e.g. from the ledger)."""
+        content; ``known``: verdicts by content the driver already had (e.g. from the ledger);
+        ``schemas``: the run plan's schema settings, for validation (None: this process's own)."""
         self.asset = asset
         # what earlier audits recorded about this asset (with --ledger; None when never recorded)
         self.history = history
@@ -168,6 +171,7 @@ class AssetContext:
         self._memo: dict[Any, Any] = {}
         self._verdicts = verdicts
         self._known = known or {}
+        self._schemas = schemas
         self.provisional = False
         """True when a verdict on this asset is not final: its findings are not remembered."""
         self.read_errors: list[ReadError] = []
@@ -181,6 +185,18 @@ class AssetContext:
     @computed_once
     def parsed(self) -> ParsedName:
         return parse_name(self.asset.name, self.convention)
+
+    @property
+    def schemas(self) -> SchemaSettings:
+        """The run's schema cache and offline mode, which validation uses wherever this runs."""
+        if self._schemas is None:
+            self._schemas = SchemaSettings.resolve()
+        return self._schemas
+
+    @property
+    def max_json_bytes(self) -> int:
+        """The largest sidecar that is read (the convention's ``metadata.max_json_bytes``)."""
+        return policy(self.convention).max_json_bytes
 
     @computed_once
     def objects_by_key(self) -> dict[str, ObjectInfo]:
@@ -207,6 +223,11 @@ class AssetContext:
     def has(self, key: str) -> bool:
         return key in self.objects_by_key
 
+    def holder(self, folder: str) -> Callable[[str], bool]:
+        """``holds(key)``: whether ``folder`` (a folder below the asset root) holds the file ``key``
+        (for :func:`linter.names.is_asset_folder`)."""
+        return lambda key: f"{folder}/{key}" in self.objects_by_key
+
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per asset and share between rules (e.g. a sidecar's validation)."""
         if key not in self._memo:
@@ -221,8 +242,7 @@ class AssetContext:
             return None
         if obj.content_id is not None:
             return obj.content_id
-        limit = int(self.convention.section("metadata").get("max_json_bytes", DEFAULT_MAX_JSON_BYTES))
-        raw = self.read_bytes(key, limit)
+        raw = self.read_bytes(key, self.max_json_bytes)
         return "sha256:" + hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else None
 
     def by_content(self, key: str, kind: str, compute: Callable[[], T]) -> T:
@@ -298,7 +318,7 @@ class AssetContext:
         return self.memo(("json", key), lambda: self._load_json(key))
 
     def _load_json(self, key: str) -> JsonDocument | None:
-        limit = int(self.convention.section("metadata").get("max_json_bytes", DEFAULT_MAX_JSON_BYTES))
+        limit = self.max_json_bytes
         listed = self.objects_by_key[key].size
         # the listing already tells: an object listed larger than the limit is not fetched at all
         raw = TooLarge(listed, limit) if listed > limit else self.read_bytes(key, limit)

@@ -22,11 +22,11 @@ from linter.plan import RunPlan
 from linter.registry import UNREADABLE, Rule
 from linter.safetext import scrub
 from linter.sources import Asset, ClearedAsset, Source, SourceError, SourceFactory, SummarizingSource, open_source
-from linter.validation.envs import configure as configure_schemas
 from linter.work import VERDICTS, AssetOutcome, Checker, WorkItem, unfinished
 
 if TYPE_CHECKING:
-    from linter.ledger import Ledger, TargetLedger
+    from linter.store.db import Ledger
+    from linter.store.objects import TargetLedger
 
 __all__ = ["AssetResult", "Linter", "SourceError", "VerdictStore", "content_fingerprint", "ordered_map"]
 
@@ -76,7 +76,6 @@ class Linter:
         on_listed: Callable[[int], None] | None = None,
     ) -> None:
         self.plan = plan
-        configure_schemas(plan.schema_cache, plan.offline)
         self.ledger = ledger
         self.verdicts = verdicts
         self.open_source = open_source

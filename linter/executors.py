@@ -29,8 +29,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from linter.machine import cores
 from linter.plan import RunPlan
-from linter.sources import Asset, SourceError
+from linter.sources import Asset
 from linter.work import AssetOutcome, TargetJob, WorkItem, check_asset, check_batch, check_installed, install
 
 AUTO_PROCESSES_MIN_ASSETS = 200
@@ -42,16 +43,14 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class ExecutorError(SourceError):
-    """The executor itself failed (a worker process died, the Dask scheduler is unreachable)."""
+class ExecutorError(Exception):
+    """The executor itself failed (a worker process died, the Dask scheduler is unreachable):
+    not the target's fault, so not a :class:`~linter.sources.SourceError`. The message says
+    which executor failed and how."""
 
 
 class ResultLike(Protocol):
     def result(self) -> Any: ...
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def choose_executor(plan: RunPlan, assets: int) -> str:
@@ -84,31 +83,34 @@ Lister = Callable[[str], WorkItem]
 """Lists one asset by name into a work item (``Linter.work_item``)."""
 
 
-def ordered(
+def ordered_map(
     submit: Callable[[list[T]], ResultLike],
     items: Iterable[T],
-    batch: int,
     window: int,
+    *,
+    batch: int = 1,
     deadline: float | None = None,
     late: Callable[[T], R] | None = None,
 ) -> Iterator[tuple[T, R]]:
-    """Submit batches with at most ``window`` in flight and yield (item, outcome) in item order.
+    """Each item with its outcome, in item order, with at most ``window`` tasks in flight (memory
+    stays flat in the number of items). ``submit(chunk)`` starts a task on ``batch`` items and
+    returns its future, whose result is their outcomes in order (see :func:`each`).
 
     With a ``deadline`` (``time.monotonic()``) and ``late``: once it has passed nothing more is
-    submitted, and every item not finished yields ``late(item)``; a batch still running is
+    submitted, and every item not finished yields ``late(item)``; a task still running is
     cancelled where it can be and otherwise left to end on its own."""
     pending: deque[tuple[list[T], ResultLike]] = deque()
 
-    def results(done: list[T], future: ResultLike) -> Iterator[tuple[T, R]]:
+    def results(chunk: list[T], future: ResultLike) -> Iterator[tuple[T, R]]:
         if deadline is None or late is None:
-            return zip(done, future.result(), strict=True)
+            return zip(chunk, future.result(), strict=True)
         try:
             outcomes = future.result(timeout=max(0.0, deadline - time.monotonic()))  # type: ignore[call-arg]
         except TimeoutError:
             with contextlib.suppress(Exception):
                 future.cancel()  # type: ignore[attr-defined]
-            return iter([(item, late(item)) for item in done])
-        return zip(done, outcomes, strict=True)
+            return iter([(item, late(item)) for item in chunk])
+        return zip(chunk, outcomes, strict=True)
 
     for chunk in _batches(items, batch):
         if deadline is not None and late is not None and time.monotonic() >= deadline:
@@ -123,40 +125,10 @@ def ordered(
         yield from results(*pending.popleft())
 
 
-def ordered_map(
-    executor: Executor,
-    fn: Callable[[T], R],
-    items: Iterable[T],
-    window: int,
-    deadline: float | None = None,
-    late: Callable[[T], R] | None = None,
-) -> Iterator[R]:
-    """Like ``executor.map`` but with at most ``window`` items in flight, so memory stays flat.
-
-    With a ``deadline`` (``time.monotonic()``) and ``late``: once it has passed, nothing more
-    is started and every item not finished yields ``late(item)`` instead."""
-    pending: deque[tuple[T, Future[R]]] = deque()
-
-    def result(item: T, future: Future[R]) -> R:
-        if deadline is None or late is None:
-            return future.result()
-        try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
-            future.cancel()
-            return late(item)
-
-    for item in items:
-        if deadline is not None and late is not None and time.monotonic() >= deadline:
-            while pending:
-                yield result(*pending.popleft())
-            yield late(item)
-            continue
-        pending.append((item, executor.submit(fn, item)))
-        if len(pending) >= window:
-            yield result(*pending.popleft())
-    while pending:
-        yield result(*pending.popleft())
+def each(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
+    """``fn`` of every item of a chunk, in order: the task :func:`ordered_map` submits to a plain
+    executor (``lambda chunk: executor.submit(each, fn, chunk)``)."""
+    return [fn(item) for item in chunk]
 
 
 class WorkerPool(Executor):
@@ -246,15 +218,14 @@ class Runner:
         :meth:`run` checks the work items; a runner that lists where it checks overrides this."""
         listing = WorkerPool(self.jobs, "list")
         try:
-            items = ordered_map(
-                listing,
-                listed,
+            listed_items = ordered_map(
+                lambda chunk: listing.submit(each, listed, chunk),
                 names,
-                window=self.jobs * 2,
+                self.jobs * 2,
                 deadline=deadline,
                 late=lambda n: WorkItem(Asset(n), late=True),
             )
-            yield from self.run(job, items, deadline, late)
+            yield from self.run(job, (item for _name, item in listed_items), deadline, late)
         finally:
             # after a --timeout, a listing still waiting on a stalled request is not waited for
             past = deadline is not None and time.monotonic() >= deadline
@@ -310,7 +281,10 @@ class ThreadRunner(Runner):
         # every thread busy on a small target; at most THREAD_BATCH assets a task on a large one
         total = len(names) if isinstance(names, Collection) else None
         batch = THREAD_BATCH if total is None else max(1, min(THREAD_BATCH, total // (self.jobs * 2)))
-        for _name, pair in ordered(submit, names, batch, self.jobs * 2, deadline, too_late if late else None):
+        pairs = ordered_map(
+            submit, names, self.jobs * 2, batch=batch, deadline=deadline, late=too_late if late else None
+        )
+        for _name, pair in pairs:
             yield pair
 
     def close(self) -> None:
@@ -369,8 +343,13 @@ class ProcessRunner(Runner):
                 return pool.submit(check_installed, job.token, chunk)
 
             try:
-                yield from ordered(
-                    submit, items, self.threads, self.workers * 3, deadline, too_late if late is not None else None
+                yield from ordered_map(
+                    submit,
+                    items,
+                    self.workers * 3,
+                    batch=self.threads,
+                    deadline=deadline,
+                    late=too_late if late is not None else None,
                 )
             except Exception as exc:
                 if type(exc).__module__.startswith("concurrent.futures") or isinstance(exc, OSError):
@@ -403,7 +382,7 @@ class DaskRunner(Runner):
             from distributed import Client, LocalCluster
         except ImportError:
             raise ExecutorError(
-                "--executor dask needs dask.distributed: pip install 'aind-bucket-lint[dask]'"
+                "the dask executor failed: it needs dask.distributed: pip install 'aind-bucket-lint[dask]'"
             ) from None
         self.cluster: Any = None
         try:
@@ -423,7 +402,9 @@ class DaskRunner(Runner):
             if self.cluster is not None:
                 self.cluster.close()
             where = scheduler or "a local cluster"
-            raise ExecutorError(f"cannot reach the Dask scheduler at {where}: {exc}") from None
+            raise ExecutorError(
+                f"the dask executor failed: cannot reach the Dask scheduler at {where}: {exc}"
+            ) from None
         info = self.client.scheduler_info()
         self.workers = max(1, len(info.get("workers", {})))
         self.threads = max(1, math.ceil(self.jobs / self.workers))
@@ -440,7 +421,7 @@ class DaskRunner(Runner):
             return self.client.submit(check_batch, shared, chunk, pure=False)
 
         try:
-            yield from ordered(submit, items, self.threads, self.workers * 3, deadline, late)
+            yield from ordered_map(submit, items, self.workers * 3, batch=self.threads, deadline=deadline, late=late)
         finally:
             self.client.cancel(shared)
 

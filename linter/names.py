@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -89,6 +90,19 @@ def _pairs(tokens: tuple[str, ...]) -> list[int]:
         else:
             i += 1
     return found
+
+
+ASSET_MARKER = "data_description.json"
+"""The file whose presence makes a folder an asset, whatever the folder's name."""
+
+
+def is_asset_folder(name: str, convention: Convention, holds: Callable[[str], bool] | None = None) -> bool:
+    """Whether a folder is an asset: its name parses as an asset name, or it holds
+    ``data_description.json``. ``holds(key)``: whether the folder holds the file ``key`` (asked
+    only when the name does not decide); None where its files are not known (yet): then the name
+    alone decides. Every source, the pre-commit hook and the rules about nested assets decide it
+    here."""
+    return parse_name(name, convention).is_asset_name or (holds is not None and holds(ASSET_MARKER))
 
 
 def parse_name(name: str, convention: Convention) -> ParsedName:

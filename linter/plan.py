@@ -7,16 +7,20 @@ option, and it pickles, so the same plan reaches a worker thread, a worker proce
 worker unchanged.
 
 To add an option: add a typed field (with a default that keeps today's behaviour) to the
-dataclass that owns it here (:class:`S3Settings` for how S3 is reached, :class:`RunPlan` for
-the rest), fill it in ``linter.commands.common.build_plan`` from the command line and config,
-and read it where it is needed (a source takes the settings it needs as arguments, not the
-plan).
+dataclass that owns it here (:class:`S3Settings` for how S3 is reached, :class:`SchemaSettings`
+for the schema releases' environments, :class:`RunPlan` for the rest), fill it in
+``linter.commands.common.build_plan`` from the command line and config, and read it where it is
+needed (a source takes the settings it needs as arguments, not the plan; so does validation).
+Nothing a worker needs may travel any other way: a worker process or a Dask worker on another
+machine has an environment of its own, never the driver's.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from linter.conventions import Convention
@@ -50,6 +54,49 @@ class S3Settings:
     """Seconds to wait for an answer on an open connection, per attempt."""
     page_size: int = 1000
     """MaxKeys of each listing request (S3 never returns more than 1,000)."""
+
+
+CACHE_ENV = "AIND_BUCKET_LINT_CACHE"
+OFFLINE_ENV = "AIND_BUCKET_LINT_OFFLINE"
+_TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class SchemaSettings:
+    """Where the environments of aind-data-schema releases are kept and whether one may be
+    downloaded (``--schema-cache``, ``--offline``): decided once, in the driver, and handed to
+    the validation (``linter.validation``) by whoever checks an asset, in whichever process or
+    machine that is. A worker never reads them from its own environment."""
+
+    cache: Path
+    """The cache folder (absolute): ``envs/<release>/`` and uv's cache ``uv/``."""
+    offline: bool = False
+    """Never download: a release not prepared in ``cache`` is not validated (M204)."""
+
+    @classmethod
+    def resolve(
+        cls,
+        cache: str | os.PathLike[str] | None = None,
+        offline: bool | None = None,
+        *,
+        config_cache: str | None = None,
+        config_offline: bool | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> SchemaSettings:
+        """The settings from what was given, in this order. The cache folder: ``cache``
+        (``--schema-cache``), else ``$AIND_BUCKET_LINT_CACHE``, else ``config_cache`` (the config's
+        ``schema-cache``), else ``$XDG_CACHE_HOME/aind-bucket-lint`` (``~/.cache/aind-bucket-lint``).
+        Offline: ``offline`` (``--offline``), else ``config_offline``, else
+        ``$AIND_BUCKET_LINT_OFFLINE``, else False. ``environ``: default ``os.environ``."""
+        env = os.environ if environ is None else environ
+        folder = cache or env.get(CACHE_ENV) or config_cache
+        if not folder:
+            folder = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aind-bucket-lint"
+        if offline is None:
+            offline = config_offline
+        if offline is None:
+            offline = env.get(OFFLINE_ENV, "").strip().lower() in _TRUE
+        return cls(Path(os.path.abspath(Path(folder).expanduser())), bool(offline))
 
 
 @dataclass(frozen=True)
@@ -86,11 +133,10 @@ class RunPlan:
     """Bytes of sidecars that may be parsed and validated at the same time, whatever ``jobs``
     is (validation holds about 20 times a file's size in memory); an asset whose sidecars are
     larger than the whole budget waits until it can run alone."""
-    schema_cache: str | None = None
-    """``--schema-cache``: the folder of the aind-data-schema releases' environments (None: the
-    ``AIND_BUCKET_LINT_CACHE`` environment variable, else ``~/.cache/aind-bucket-lint``)."""
-    offline: bool | None = None
-    """``--offline``: never download a release's environment (None: ``AIND_BUCKET_LINT_OFFLINE``)."""
+    schemas: SchemaSettings = field(default_factory=SchemaSettings.resolve)
+    """``--schema-cache`` and ``--offline``: where the releases' environments are and whether one
+    may be downloaded, resolved when the plan is made (the default: from this process's
+    environment, :meth:`SchemaSettings.resolve`); every executor's workers validate with these."""
 
     @property
     def wants_versions(self) -> bool:

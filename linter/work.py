@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from linter.context import AssetContext, ContentVerdicts, TargetInfo
 from linter.findings import AssetResult, Finding, Violation
+from linter.metadata.policy import policy
 from linter.names import parse_name
 from linter.plan import RunPlan
 from linter.registry import RULE_CRASHED, UNREADABLE, Rule
 from linter.sources import Asset, Reader, ReadError
 
 if TYPE_CHECKING:
-    from linter.ledger import AssetHistory
+    from linter.store.records import AssetHistory
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,9 @@ class Checker:
             return unfinished(self.plan, item.asset.name)
         asset = item.asset
         name = asset.name
-        ctx = AssetContext(asset, target, reader, item.history, verdicts=verdicts, known=item.known)
+        ctx = AssetContext(
+            asset, target, reader, item.history, verdicts=verdicts, known=item.known, schemas=self.plan.schemas
+        )
         findings: list[Finding] = []
         # When nothing of the asset could be listed, only the name can be judged: rules about its
         # objects would report everything as missing.
@@ -239,7 +242,7 @@ def sidecar_budget(capacity: int) -> ByteBudget:
 def sidecar_bytes(asset: Asset, plan: RunPlan) -> int:
     """What the content rules may read of the asset: its root-level JSON files, each up to the
     convention's size limit (larger ones are never read)."""
-    limit = int(plan.convention.section("metadata").get("max_json_bytes", 32 * 1024 * 1024))
+    limit = policy(plan.convention).max_json_bytes
     return sum(min(o.size, limit) for o in asset.objects if "/" not in o.key and o.key.endswith(".json"))
 
 

@@ -19,9 +19,9 @@ from typing import Any
 from linter.context import AssetContext, TargetContext
 from linter.conventions import Convention
 from linter.findings import Violation
-from linter.ledger import first_object_time
 from linter.registry import rule, target_part
 from linter.sources import ObjectInfo
+from linter.store.records import first_object_time
 
 MAX_KEYS_PER_RULE = 50
 """Keys reported one by one per rule and asset; the rest are counted in one more finding."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from linter.context import AssetContext, TargetContext
 from linter.findings import Violation
-from linter.names import parse_name
+from linter.names import ASSET_MARKER, is_asset_folder, parse_name
 from linter.registry import rule
 
 
@@ -22,12 +22,11 @@ def nested_asset(ctx: AssetContext) -> Iterator[Violation]:
         if any(folder.startswith(f + "/") for f in flagged):
             continue
         leaf = folder.rsplit("/", 1)[-1]
-        parsed = parse_name(leaf, ctx.convention)
-        holds_description = ctx.has(f"{folder}/data_description.json")
-        if not (parsed.is_asset_name or holds_description):
+        if not is_asset_folder(leaf, ctx.convention, ctx.holder(folder)):
             continue
         flagged.append(folder)
-        why = f"its name is a {parsed.level} asset name" if parsed.is_asset_name else "it holds data_description.json"
+        parsed = parse_name(leaf, ctx.convention)
+        why = f"its name is a {parsed.level} asset name" if parsed.is_asset_name else f"it holds {ASSET_MARKER}"
         yield Violation(
             f"folder {folder!r} is an asset inside asset {ctx.name!r} ({why}); move it to the top level",
             ctx.path(folder + "/"),

@@ -23,7 +23,7 @@ from linter.metadata import (
     source_names,
     validate_sidecar,
 )
-from linter.names import parse_name
+from linter.names import is_asset_folder
 from linter.registry import rule
 from linter.validation import table as release_table
 
@@ -57,9 +57,9 @@ def validation(ctx: AssetContext, key: str) -> Validation | None:
     # the same bytes validate the same way whichever asset holds them: once per content (and per
     # release table content: a table that gained releases may judge them by another release); a
     # verdict that could not be reached (release not prepared) is not kept
-    kind = f"metadata.validation:{key}:{release_table().digest}"
+    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}"
     pol = _policy(ctx)
-    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, pol))
+    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, ctx.schemas, pol))
 
 
 def _level(ctx: AssetContext) -> str:
@@ -255,7 +255,7 @@ def schema_version(ctx: AssetContext) -> Iterator[Violation]:
                 "nearest": list(outcome.nearest),
             }
             if outcome.command is not None:
-                details |= {"release_table": release_table().day, "command": outcome.command}
+                details |= {"release_table": release_table(ctx.schemas).day, "command": outcome.command}
             yield Violation(
                 f"{key}: {outcome.message}; it cannot be validated", ctx.path(key), details, Severity.WARNING
             )
@@ -444,7 +444,7 @@ def _inside_nested_asset(ctx: AssetContext, folder: str) -> bool:
     parts = folder.split("/")
     for i in range(1, len(parts) + 1):
         prefix = "/".join(parts[:i])
-        if parse_name(parts[i - 1], ctx.convention).is_asset_name or ctx.has(f"{prefix}/{DATA_DESCRIPTION}"):
+        if is_asset_folder(parts[i - 1], ctx.convention, ctx.holder(prefix)):
             return True
     return False
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-import linter.sources.s3 as s3_module
+import linter.sources.s3client as s3_module
 from linter.conventions import load_convention
 from linter.engine import Linter
 from linter.findings import AssetResult, Finding
-from linter.ledger import Ledger
 from linter.plan import RunPlan, S3Settings
 from linter.registry import load_rules, select_rules
+from linter.store.db import Ledger
 from tests.conftest import CliResult, run_cli
 from tests.fixtures import dump, v2_sidecars
 from tests.s3server import SeaweedServer
@@ -56,17 +56,26 @@ def put_files(client: BaseClient, bucket: str, files: Mapping[str, bytes | str],
         list(pool.map(put, files.items()))
 
 
+def aws_credentials(server: SeaweedServer) -> dict[str, str]:
+    """The environment variables that give a process the server's admin credentials, and no AWS
+    config of the developer's (what a machine of a cluster would have of its own)."""
+    return {
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_DEFAULT_REGION": server.region,
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
 @pytest.fixture
 def aws_env(s3_server: SeaweedServer, monkeypatch: pytest.MonkeyPatch) -> SeaweedServer:
     """Credentials of the server's admin in the environment, and no AWS config of the developer's."""
     for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for var, value in aws_credentials(s3_server).items():
+        monkeypatch.setenv(var, value)
     return s3_server
 
 

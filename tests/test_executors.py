@@ -17,11 +17,11 @@ import linter.executors as executors
 import linter.work as work
 from linter.conventions import load_convention
 from linter.engine import Linter
-from linter.ledger import Ledger
 from linter.plan import RunPlan, S3Settings
 from linter.registry import load_rules
+from linter.store.db import Ledger
 from tests.conftest import make_tree, run_cli
-from tests.s3_audit_helpers import asset_files, put_files, sidecar_files
+from tests.s3_audit_helpers import asset_files, aws_credentials, put_files, sidecar_files
 from tests.s3server import SeaweedServer
 
 RAW = "ecephys_{n}_2022-12-12_05-06-07"
@@ -128,9 +128,9 @@ def test_a_shared_sidecar_is_validated_once_across_assets_and_runs(
     calls: list[str] = []
     real = metadata_rules.validate_sidecar
 
-    def counting(key: str, data: Any, text: str | None = None) -> Any:
+    def counting(key: str, data: Any, text: str | None = None, settings: Any = None) -> Any:
         calls.append(key)
-        return real(key, data, text)
+        return real(key, data, text, settings)
 
     monkeypatch.setattr(metadata_rules, "validate_sidecar", counting)
     monkeypatch.setattr(VERDICTS, "_items", type(VERDICTS._items)())  # this test's cache starts empty
@@ -163,14 +163,7 @@ def dask_scheduler(s3_server: SeaweedServer) -> Iterator[str]:
     """One LocalCluster of two worker processes for the module (slow to start), whose workers
     have the test server's credentials in their environment, as a real cluster's would."""
     distributed = pytest.importorskip("distributed")
-    env = {
-        "AWS_ACCESS_KEY_ID": s3_server.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
-        "AWS_DEFAULT_REGION": s3_server.region,
-        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    env = aws_credentials(s3_server)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from linter.ledger import connect
 from linter.sources import Asset
+from linter.store.db import connect
 from tests.conftest import REPO, REPORT_SCHEMA, CliResult, make_tree, run_cli, validate_jsonl
 from tests.third_party import sarif_validator
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from linter.context import AssetContext, TargetInfo
 from linter.conventions import load_convention, parse_convention
-from linter.ledger import AssetHistory, ObjectRecord
 from linter.sources import Asset, ObjectInfo
+from linter.store.records import AssetHistory, ObjectRecord
 from rules import immutability
 from tests.conftest import make_tree, run_cli
 from tests.s3_audit_helpers import asset_files, put_files, s3_cli

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from linter.history import read_audits
+from linter.store.db import read_audits
 from tests.browser import chromium, console_problems
 from tests.conftest import REPO, REPORT_SCHEMA, CliResult, run_cli, validate_jsonl
 from tests.s3_audit_helpers import asset_files, put_files, s3_cli

@@ -205,7 +205,7 @@ def test_i405_local_folder_against_a_destination(
     client, bucket = s3_bucket
     put_files(client, bucket, {f"{OTHER}/b.txt": "b"})
     local = make_tree(tmp_path / "upload", {f"{RAW}/a.txt": "a", f"{OTHER}/b.txt": "b"})  # type: ignore[operator]
-    monkeypatch.setattr("linter.sources.s3.DESTINATION_PROBE_LIMIT", 1)  # one listing of the destination
+    monkeypatch.setattr("linter.sources.s3client.DESTINATION_PROBE_LIMIT", 1)  # one listing of the destination
     res = s3_cli(
         aws_env, "check", str(local), "--destination", f"s3://{bucket}", "--select", "I405", "--format", "json"
     )

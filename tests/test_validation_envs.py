@@ -207,7 +207,8 @@ def test_the_cache_folder_comes_from_the_option_the_environment_or_the_config(
     assert out.splitlines()[0] == f"cache: {tmp_path / 'from-env'}"
     code, out, _err = cli("schemas", "list", "--schema-cache", str(tmp_path / "opt"))
     assert out.splitlines()[0] == f"cache: {tmp_path / 'opt'}"
-    assert os.environ[envs.CACHE_ENV] == str(tmp_path / "opt")  # the workers of this run see the same
+    # the option travels in the settings (a run's in its plan), never through the environment
+    assert os.environ[envs.CACHE_ENV] == str(tmp_path / "from-env")
 
 
 def test_a_verdict_that_could_not_be_reached_is_not_remembered(cache: Path, tmp_path: Path) -> None:

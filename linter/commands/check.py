@@ -27,17 +27,17 @@ from linter.commands.common import (
 )
 from linter.config import Config, ConfigError
 from linter.findings import AssetResult, Finding, Severity
-from linter.history import AuditHistory
 from linter.ignores import AssetIgnores, IgnoreError
 from linter.plan import RunPlan
 from linter.progress import Progress
 from linter.registry import UNREADABLE, load_rules
 from linter.reports import Reporter, Tee, get_reporter
 from linter.sources import SourceError
+from linter.store.audits import AuditHistory
 from linter.terminal import use_color
 
 if TYPE_CHECKING:
-    from linter.ledger import Ledger
+    from linter.store.db import Ledger
 
 
 def now() -> str:
@@ -176,7 +176,7 @@ def audit(
             try:
                 for linted in linter.lint_target(target, only=(only or {}).get(target)):
                     if outcome.history and record is None and ledger is not None and linter.last_source is not None:
-                        record = AuditHistory(ledger.db, ledger.mutex, linter.last_source.root_url, started)
+                        record = ledger.audit_history(linter.last_source.root_url, started)
                         if not footer_extra:
                             footer_extra = _trend(record)
                     # per-asset-ignores say what is no finding at all; the history records what
@@ -208,7 +208,7 @@ def audit(
                 tally.complete = False
             except Exception as exc:  # escaped the engine: the report still ends, saying incomplete
                 if isinstance(exc, sqlite3.Error) and ledger is not None:  # the ledger's history tables
-                    from linter.ledger import ledger_failure
+                    from linter.store.errors import ledger_failure
 
                     exc = ledger_failure(ledger.path, exc)
                 failure = exc

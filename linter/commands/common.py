@@ -12,11 +12,11 @@ from linter.commands import UsageError
 from linter.config import Config, ConfigError, find_config, read_config
 from linter.conventions import BUILTIN, Convention, load_convention
 from linter.findings import Severity
-from linter.plan import DEFAULT_SIDECAR_BUDGET, EXECUTORS, RunPlan, S3Settings
+from linter.plan import DEFAULT_SIDECAR_BUDGET, EXECUTORS, RunPlan, S3Settings, SchemaSettings
 from linter.registry import Rule, load_rules, parse_codes, select_rules
 
 if TYPE_CHECKING:
-    from linter.ledger import Ledger
+    from linter.store.db import Ledger
 
 FAIL_ON = ("error", "warning", "info", "never")
 MAX_TIMEOUT = 7 * 24 * 3600
@@ -141,18 +141,21 @@ def ledger_path(given: AuditOptions, config: Config) -> str | None:
     return config.resolve_path(config.get("ledger")) if config.get("ledger") else None
 
 
-def schema_cache(given: str | None, config: Config) -> str | None:
-    """``--schema-cache``, else ``$AIND_BUCKET_LINT_CACHE`` (None here: the environment decides),
-    else the config's ``schema-cache`` (relative to the config file)."""
-    import os
+def config_schema_cache(config: Config) -> str | None:
+    """The config's ``schema-cache`` (relative to the config file), if it names one."""
+    value = config.get("schema-cache")
+    return config.resolve_path(value) if value else None
 
-    from linter.validation.envs import CACHE_ENV
 
-    if given:
-        return given
-    if os.environ.get(CACHE_ENV) or not config.get("schema-cache"):
-        return None
-    return config.resolve_path(config.get("schema-cache"))
+def schema_settings(given: AuditOptions, config: Config) -> SchemaSettings:
+    """The run's schema cache and offline mode: the options, else the environment or the config
+    (:meth:`SchemaSettings.resolve` says in which order), decided here once for every worker."""
+    return SchemaSettings.resolve(
+        given.schema_cache,
+        given.offline,
+        config_cache=config_schema_cache(config),
+        config_offline=config.get("offline"),
+    )
 
 
 def build_plan(targets: list[str], given: AuditOptions, config: Config, convention: Convention) -> RunPlan:
@@ -215,8 +218,7 @@ def build_plan(targets: list[str], given: AuditOptions, config: Config, conventi
         timeout=float(timeout) if timeout is not None else None,
         allow_empty=bool(given.allow_empty if given.allow_empty is not None else config.get("allow-empty", False)),
         sidecar_budget=budget * 1024 * 1024 if budget is not None else DEFAULT_SIDECAR_BUDGET,
-        schema_cache=schema_cache(given.schema_cache, config),
-        offline=given.offline if given.offline is not None else config.get("offline"),
+        schemas=schema_settings(given, config),
     )
 
 
@@ -224,7 +226,8 @@ def open_ledger(plan: RunPlan) -> Ledger | None:
     """The plan's ledger, opened for this run (the caller closes it)."""
     if not plan.ledger:
         return None
-    from linter.ledger import Ledger, LedgerError
+    from linter.store.db import Ledger
+    from linter.store.errors import LedgerError
 
     try:
         return Ledger(plan.ledger)

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from linter.plan import SchemaSettings
 from linter.validation import envs, installed_release, update
 from linter.validation.index import INDEX_ENV
 from linter.validation.releases import Release, table, version_key
@@ -74,39 +75,42 @@ def _size(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``schemas list|install|prune``, with the cache folder from ``--schema-cache``, the environment
+    """``schemas list|install|prune|update``, with the cache folder from ``--schema-cache``, the environment
     or the config's ``schema-cache``."""
-    from linter.commands.common import AuditOptions, load_config, schema_cache
+    from linter.commands.common import AuditOptions, config_schema_cache, load_config
 
     config = load_config(AuditOptions(config=args.config))
-    envs.configure(schema_cache(args.schema_cache, config), True if getattr(args, "offline", False) else None)
+    # the config's offline is an audit's: preparing releases is what needs the network
+    offline = True if getattr(args, "offline", False) else None
+    settings = SchemaSettings.resolve(args.schema_cache, offline, config_cache=config_schema_cache(config))
     if args.schemas_command == "list":
-        return _list(args)
+        return _list(args, settings)
     if args.schemas_command == "install":
-        return _install(args)
+        return _install(args, settings)
     if args.schemas_command == "update":
-        return _update(args)
-    removed = envs.prune(everything=args.all)
+        return _update(args, settings)
+    removed = envs.prune(everything=args.all, settings=settings)
     for path in removed:
         print(f"removed {path}")
-    print(f"{len(removed)} removed from {envs.cache_dir()}")
+    print(f"{len(removed)} removed from {settings.cache}")
     return EXIT_OK
 
 
-def _list(args: argparse.Namespace) -> int:
-    found = {info.release: info for info in envs.prepared()}
+def _list(args: argparse.Namespace, settings: SchemaSettings) -> int:
+    found = {info.release: info for info in envs.prepared(settings)}
     installed = installed_release()
+    current = table(settings)
     rows = []
-    releases = table().needed_releases() if args.all else sorted(found, key=version_key)
+    releases = current.needed_releases() if args.all else sorted(found, key=version_key)
     for release in releases:
         info = found.get(release)
-        if release == installed and release in table().releases:
+        if release == installed and release in current.releases:
             status = "installed"
         elif info is None:
             status = "not prepared"
         else:
             status = "prepared" if info.ready else "unfinished"
-        rel = table().releases.get(release)
+        rel = current.releases.get(release)
         rows.append(
             {
                 "release": release,
@@ -118,9 +122,9 @@ def _list(args: argparse.Namespace) -> int:
             }
         )
     if args.format == "json":
-        print(json.dumps({"cache": str(envs.cache_dir()), "releases": rows}, indent=2))
+        print(json.dumps({"cache": str(settings.cache), "releases": rows}, indent=2))
         return EXIT_OK
-    print(f"cache: {envs.cache_dir()}")
+    print(f"cache: {settings.cache}")
     if installed:
         print(f"installed: aind-data-schema {installed} (validates the versions it declares in-process)")
     for row in rows:
@@ -130,12 +134,13 @@ def _list(args: argparse.Namespace) -> int:
         pins = ", ".join(row["requirements"][1:]) if row["requirements"] else "not in the release table"
         print(f"{row['release']:>8}  {row['status']:<12}  {pins}{extra}")
     ready = sum(1 for r in rows if r["status"] == "prepared")
-    print(f"{ready} prepared of {len(table().needed_releases())} releases the linter may use")
+    print(f"{ready} prepared of {len(current.needed_releases())} releases the linter may use")
     return EXIT_OK
 
 
-def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set[str], int]:
-    """The releases the core sidecars of the targets need (besides the installed one)."""
+def _releases_for(targets: Iterable[str], args: argparse.Namespace, schemas: SchemaSettings) -> tuple[set[str], int]:
+    """The releases the core sidecars of the targets need (besides the installed one), by the
+    release table of the ``schemas`` cache folder."""
     from linter.conventions import load_convention
     from linter.metadata import declared_version, policy, sidecar_model
     from linter.plan import RunPlan, S3Settings
@@ -146,7 +151,8 @@ def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set
     settings = S3Settings(
         endpoint_url=args.endpoint_url, region=args.region, profile=args.profile, no_sign_request=args.no_sign_request
     )
-    plan = RunPlan(convention=convention, rules={}, s3=settings)
+    plan = RunPlan(convention=convention, rules={}, s3=settings, schemas=schemas)
+    current = table(schemas)
     installed = installed_release()
     needed: set[str] = set()
     problems = 0
@@ -169,20 +175,21 @@ def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set
                     continue
                 if not isinstance(data, dict) or declared_version(obj.key, data).problem is not None:
                     continue
-                model = sidecar_model(obj.key, data, pol)
-                res = table().resolve(model.stem, data["schema_version"], model.classes)
+                model = sidecar_model(obj.key, data, pol, schemas)
+                res = current.resolve(model.stem, data["schema_version"], model.classes)
                 if res.release is not None and installed not in res.declared_by:
                     needed.add(res.release.version)
     return needed, problems
 
 
-def _install(args: argparse.Namespace) -> int:
+def _install(args: argparse.Namespace, settings: SchemaSettings) -> int:
     wanted: set[str] = set(args.releases)
     problems = 0
+    current = table(settings)
     if args.all:
-        wanted.update(table().needed_releases())
+        wanted.update(current.needed_releases())
     if args.targets:
-        found, problems = _releases_for(args.targets, args)
+        found, problems = _releases_for(args.targets, args, settings)
         wanted.update(found)
         print(f"{len(found)} release(s) needed by {', '.join(args.targets)}")
     if not wanted and not args.targets:
@@ -190,23 +197,23 @@ def _install(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     todo = []
     for release in sorted(wanted, key=version_key):
-        rel = table().releases.get(release)
+        rel = current.releases.get(release)
         if rel is None:
-            known = table().needed_releases()
+            known = current.needed_releases()
             print(
                 f"aind-bucket-lint: {release}: not a release the linter validates with "
                 f"(known: {known[0]} ... {known[-1]}; see `schemas list --all`)",
                 file=sys.stderr,
             )
             problems += 1
-        elif envs.is_ready(release):
+        elif envs.is_ready(release, settings):
             print(f"{release}: already prepared")
         else:
             todo.append(rel)
 
     def prepare(rel: Release) -> str:
         started = time.perf_counter()
-        path = envs.prepare(rel)
+        path = envs.prepare(rel, settings)
         return f"{rel.version}: prepared in {time.perf_counter() - started:.1f} s ({Path(path).parent.parent})"
 
     # a few at once: mostly downloads and waiting on uv
@@ -220,12 +227,12 @@ def _install(args: argparse.Namespace) -> int:
     return EXIT_ERROR if problems else EXIT_OK
 
 
-def _update(args: argparse.Namespace) -> int:
+def _update(args: argparse.Namespace, settings: SchemaSettings) -> int:
     """``schemas update``: the releases the index lists and the table does not know, added to
-    the cache folder's table."""
-    before = table()
+    the table of the settings' cache folder."""
+    before = table(settings)
     try:
-        result = update.update(args.index_url)
+        result = update.update(args.index_url, settings=settings)
     except update.UpdateError as exc:
         print(f"aind-bucket-lint: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from linter import validation
 from linter.metadata.versions import VersionVerdict, declared_version, stem
+from linter.plan import SchemaSettings
 
 if TYPE_CHECKING:
     from linter.metadata.policy import MetadataPolicy
@@ -36,14 +37,17 @@ def described_module(data: Mapping[str, Any]) -> str | None:
     return match.group(1).replace("/", ".") if match else None
 
 
-def sidecar_model(key: str, data: Mapping[str, Any], pol: MetadataPolicy | None = None) -> SidecarModel:
-    """The model and class(es) of the sidecar at ``key`` (its last path part is its file name)."""
+def sidecar_model(
+    key: str, data: Mapping[str, Any], pol: MetadataPolicy | None = None, settings: SchemaSettings | None = None
+) -> SidecarModel:
+    """The model and class(es) of the sidecar at ``key`` (its last path part is its file name);
+    ``settings`` choose the release table (its cache folder's; None: this process's own)."""
     file_name = key.rsplit("/", 1)[-1]
     alias = pol.alias_of.get(file_name) if pol is not None else None
     model = stem(alias.stands_for if alias is not None else file_name)
     module = described_module(data)
     if module is not None:
-        named = validation.table().described(model, module)
+        named = validation.table(settings).described(model, module)
         if named:
             return SidecarModel(model, named, "describedBy")
     if alias is not None and alias.classes:
@@ -84,13 +88,18 @@ class Validation:
 
 
 def validate_sidecar(
-    key: str, data: Mapping[str, Any], text: str | bytes | None = None, pol: MetadataPolicy | None = None
+    key: str,
+    data: Mapping[str, Any],
+    text: str | bytes | None = None,
+    settings: SchemaSettings | None = None,
+    pol: MetadataPolicy | None = None,
 ) -> Validation:
     """Validate one parsed sidecar with the release that declares its version.
 
     ``key`` is the file's name (its last path part names the model, or an alias of ``pol`` does);
-    ``text`` is its JSON text when at hand (the models then parse it as JSON themselves). The
-    file's class, when its ``describedBy`` or its alias names one, chooses the release: a 0.x
+    ``text`` is its JSON text when at hand (the models then parse it as JSON themselves);
+    ``settings``: the run's schema cache and offline mode (:func:`linter.validation.validate`).
+    The file's class, when its ``describedBy`` or its alias names one, chooses the release: a 0.x
     ``EphysSession`` 0.3.0 is judged by a release where EphysSession declares 0.3.0.
     """
     file_name = key.rsplit("/", 1)[-1]
@@ -98,5 +107,6 @@ def validate_sidecar(
     if verdict.problem is not None:
         return Validation(key, verdict, None)
     raw = text if text is not None else json.dumps(data)
-    model = sidecar_model(key, data, pol)
-    return Validation(key, verdict, validation.validate(model.stem, verdict.declared, raw, data, model.classes))
+    model = sidecar_model(key, data, pol, settings)
+    outcome = validation.validate(model.stem, verdict.declared, raw, data, settings, model.classes)
+    return Validation(key, verdict, outcome)

@@ -207,8 +207,22 @@ class SummarizingSource(Protocol):
 SourceFactory = Callable[[str, "RunPlan"], Source]
 """Opens a target for a run: takes the target as given and the run plan; raises SourceError."""
 
+
+def open_bucket(target: str, plan: RunPlan) -> Source:
+    """An ``s3://`` target: listed from the bucket, or from the plan's ``--inventory`` report.
+    The choice is made here, so neither source imports the other (what they share is in
+    ``linter.sources.s3client``); each is imported only when used (boto3 is slow to import)."""
+    if plan.inventory:
+        from linter.sources.inventory import open_inventory
+
+        return open_inventory(target, plan)
+    from linter.sources.s3 import open_s3
+
+    return open_s3(target, plan)
+
+
 _FACTORIES: list[tuple[str, SourceFactory | str]] = [
-    ("s3://", "linter.sources.s3:open_s3"),
+    ("s3://", open_bucket),
     ("", "linter.sources.local:open_local"),
 ]
 

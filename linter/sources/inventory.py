@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import shutil
@@ -36,9 +37,17 @@ from urllib.parse import unquote_plus
 
 from linter.conventions import Convention
 from linter.names import parse_name, strict_name_pattern
-from linter.plan import S3Settings
+from linter.plan import RunPlan, S3Settings
 from linter.sources import Asset, ClearedAsset, ObjectInfo, ReadError, SourceError, object_info
-from linter.sources.s3 import S3Reader, S3Source, describe_error, parse_s3_url
+from linter.sources.s3client import (
+    EXTRA_CONNECTIONS,
+    S3Connection,
+    S3Prefix,
+    S3Reader,
+    describe_error,
+    existing_assets,
+    parse_s3_url,
+)
 
 DUCKDB_MEMORY = "1GB"
 """DuckDB's memory limit while reading and sorting the report; past it, it spills to the temporary folder."""
@@ -74,6 +83,14 @@ PARQUET_COLUMNS = {
 
 Row = tuple[str, str, int, str | None, str | None, str | None, int, int]
 """(asset, key, size, etag, last_modified, version_id, is_latest, is_delete_marker)"""
+
+
+def open_inventory(target: str, plan: RunPlan) -> InventorySource:
+    """An ``s3://`` target listed from the plan's ``--inventory`` report."""
+    assert plan.inventory is not None
+    return InventorySource(
+        target, plan.inventory, plan.convention, plan.s3, jobs=plan.jobs, versions=plan.wants_versions
+    )
 
 
 class InventoryError(SourceError):
@@ -184,12 +201,14 @@ class InventorySource:
         self.convention = convention
         self._condition: str | None = None  # the rules' clearance (prefilter), until the report is read
         self.summarized = False  # the report was summarized by asset and the condition applied
+        self.prefix = S3Prefix.of(target, convention)
+        self.bucket = self.prefix.bucket
+        self.jobs = max(1, jobs)
         # for GETs, and for an s3:// manifest
-        self.s3 = S3Source(target, convention, settings, jobs=jobs, versions=versions)
-        self.bucket = self.s3.bucket
-        self.client = self.s3.client
+        self.connection = S3Connection(self.bucket, settings, self.jobs + EXTRA_CONNECTIONS)
+        self.client = self.connection.client
         self.location = manifest
-        self.wants_versions = self.s3.wants_versions
+        self.wants_versions = versions
         self.manifest = Manifest(self.location, _manifest_json(self.location, self._read_small(self.location)))
         if self.manifest.source_bucket and self.manifest.source_bucket != self.bucket:
             raise InventoryError(
@@ -207,14 +226,14 @@ class InventorySource:
 
     @property
     def single_asset(self) -> bool:
-        return self.s3.single_asset
+        return self.prefix.single_asset
 
     @property
     def root_url(self) -> str:
-        return self.s3.root_url
+        return self.prefix.url
 
     def existing_assets(self, names: Sequence[str]) -> frozenset[str]:
-        return self.s3.existing_assets(names)
+        return existing_assets(self.client, self.bucket, self.prefix.given, names, self.jobs)
 
     # -- reading the report -------------------------------------------------------------------
 
@@ -589,7 +608,7 @@ class InventorySource:
         db.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
         db.execute("SET preserve_insertion_order = false")
         db.execute("SET TimeZone = 'UTC'")
-        scan = self.s3.root_prefix + (f"{self.s3._leaf}/" if self.s3.single_asset else "")
+        scan = self.prefix.given  # the one asset's prefix, or the prefix of the assets
         if self._condition is not None and self._summarize(db, self.manifest.files, scan, self._condition):
             self.summarized = True
         elif not self._insert_together(db, self.manifest.files, scan):
@@ -613,10 +632,9 @@ class InventorySource:
     def asset_names(self) -> Iterator[str]:
         db = self._load()
         current = "is_latest AND NOT is_delete_marker"
-        if self.s3.single_asset:
-            assert self.s3._leaf is not None
-            self._names = {self.s3._leaf}
-            yield self.s3._leaf
+        if self.prefix.leaf is not None:
+            self._names = {self.prefix.leaf}
+            yield self.prefix.leaf
             return
         with self._lock:
             root = db.execute(
@@ -629,7 +647,7 @@ class InventorySource:
             )
             names = [r[0] for r in db.execute(query).fetchall()]
         self._root_objects = [ObjectInfo(r[0], r[1], r[2], _time(r[3]), r[4]) for r in root]
-        if self.s3.root_prefix and not names and any(o.key == "data_description.json" for o in self._root_objects):
+        if self.prefix.holds_one_asset(names, {o.key for o in self._root_objects}, self.convention):
             raise InventoryError(
                 f"{self.label}: this prefix is an asset (it holds data_description.json); with --inventory give "
                 "the prefix that holds it"
@@ -645,7 +663,7 @@ class InventorySource:
     def prefilter(self, condition: str) -> bool:
         """Summarize the report by asset and clear the assets ``condition`` holds for (CSV and
         Parquet reports of a prefix of assets; not one asset, not ORC)."""
-        if self._db is not None or self.s3.single_asset or self.manifest.format not in ("CSV", "PARQUET"):
+        if self._db is not None or self.prefix.single_asset or self.manifest.format not in ("CSV", "PARQUET"):
             return False
         self._condition = condition
         return True
@@ -748,14 +766,19 @@ class InventorySource:
         return asset
 
     def read(self, asset: str, key: str, limit: int) -> bytes:
-        return self.s3.read(asset, key, limit)
+        return self._reader.read(asset, key, limit)
 
     def reader(self) -> S3Reader:
-        return self.s3.reader()
+        """The GETs of the target's objects (from the bucket itself), as :class:`~linter.sources.s3.S3Source`'s."""
+        return self.connection.reader(self.prefix.root)
+
+    @functools.cached_property
+    def _reader(self) -> S3Reader:
+        return self.reader()
 
     @property
     def requests(self) -> Any:
-        return self.s3.requests
+        return self.connection.requests
 
 
 def _decoded(key: str) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from linter import names as grammar
 from linter.conventions import Convention
-from linter.names import parse_name
 from linter.safetext import scrub
 from linter.sources import Asset, ObjectInfo, ReadError, SourceError, TooLarge
 
@@ -30,8 +30,8 @@ def open_local(target: str, plan: RunPlan) -> LocalSource:
 
 
 def is_asset_folder(path: Path, convention: Convention) -> bool:
-    """A folder is an asset when its name parses as an asset name or it holds data_description.json."""
-    return parse_name(path.name, convention).is_asset_name or (path / "data_description.json").is_file()
+    """Whether a local folder is an asset (:func:`linter.names.is_asset_folder` of its name and files)."""
+    return grammar.is_asset_folder(path.name, convention, lambda key: (path / key).is_file())
 
 
 HASHED_SUFFIX = ".json"

@@ -1,8 +1,10 @@
 """Validation of one sidecar by the aind-data-schema release that declares its version.
 
-The one entry point is :func:`validate` ``(stem, version, raw) -> Verdict``: thread-safe, usable
-from any executor (worker processes read the cache folder and offline mode from the environment
-variables that :func:`linter.validation.envs.configure` sets).
+The one entry point is :func:`validate` ``(stem, version, raw, data, settings, classes) -> Verdict``:
+thread-safe, usable from any executor. ``settings`` (:class:`~linter.plan.SchemaSettings`: the
+cache folder of the releases' environments and offline mode) come from the run plan, handed over
+by whoever checks the asset, in whichever process or machine; this process's environment is read
+only when a caller gives none.
 
 How a file is judged:
 
@@ -44,6 +46,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from linter.plan import SchemaSettings
 from linter.sidecar_json import json_path
 from linter.validation import envs, update, workers
 from linter.validation.releases import Resolution, table
@@ -126,8 +129,8 @@ _prepare_locks: dict[str, threading.Lock] = {}
 _state_lock = threading.Lock()
 
 
-def _unknown(res: Resolution) -> Verdict:
-    current = table()
+def _unknown(res: Resolution, settings: SchemaSettings) -> Verdict:
+    current = table(settings)
     known = current.models.get(res.stem)
     command = None
     awaits = False
@@ -144,10 +147,10 @@ def _unknown(res: Resolution) -> Verdict:
         awaits = current.beyond(res.stem, res.version, res.named)
         if awaits:
             # a release published after the table was made may declare it
-            if envs.offline():
+            if settings.offline:
                 command = update.COMMAND
                 message += f"; the release table is of {current.day} (offline): `{command}` adds newer releases"
-            elif (error := update.last_error()) is not None:
+            elif (error := update.last_error(settings)) is not None:
                 command = update.COMMAND
                 message += f"; the release table of {current.day} could not be refreshed ({error})"
     return Verdict(
@@ -161,10 +164,10 @@ def _unknown(res: Resolution) -> Verdict:
     )
 
 
-def _python_for(release: str) -> tuple[Path | None, str | None]:
+def _python_for(release: str, settings: SchemaSettings) -> tuple[Path | None, str | None]:
     """The Python of the release's environment, or (None, why not). A failure is remembered for
     the process (per cache folder and offline mode), so a bucket of such files tries once."""
-    key = (str(envs.cache_dir()), envs.offline(), release)
+    key = (str(settings.cache), settings.offline, release)
     with _state_lock:
         ready = _ready.get(key)
         if ready is not None and ready.exists():  # not pruned meanwhile
@@ -176,7 +179,7 @@ def _python_for(release: str) -> tuple[Path | None, str | None]:
         if key in _failed:
             return None, _failed[key]
         try:
-            python = envs.prepare(table().releases[release])
+            python = envs.prepare(table(settings).releases[release], settings)
         except envs.PrepareError as exc:
             _failed[key] = str(exc)
             return None, str(exc)
@@ -186,36 +189,47 @@ def _python_for(release: str) -> tuple[Path | None, str | None]:
 
 
 def reset() -> None:
-    """Forget failed preparations and stop every worker (after the cache or offline mode changed)."""
+    """Forget failed preparations and stop every worker (e.g. after a cache folder was emptied)."""
     with _state_lock:
         _failed.clear()
         _ready.clear()
-    envs._outside.clear()
-    envs._ours.clear()
     workers.close_all()
 
 
-def validate(stem: str, version: str, raw: bytes | str, data: Any = None, classes: Collection[str] = ()) -> Verdict:
+def validate(
+    stem: str,
+    version: str,
+    raw: bytes | str,
+    data: Any = None,
+    settings: SchemaSettings | None = None,
+    classes: Collection[str] = (),
+) -> Verdict:
     """Validate one sidecar (its JSON bytes or text; ``data`` the parsed object when at hand).
-    ``classes``: the file's own class(es) when known (see :func:`linter.metadata.sidecar_model`);
-    the release is then one where that class declares the version, and only it is tried."""
+
+    ``settings``: the run's schema cache and offline mode (None: this process's own, from its
+    environment): the cache folder's release table, whether it may be refreshed, and the
+    environment of a release validated outside this process. ``classes``: the file's own
+    class(es) when known (see :func:`linter.metadata.sidecar_model`); the release is then one
+    where that class declares the version, and only it is tried."""
+    settings = envs.settings_or_own(settings)
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     if data is None:
         data = json.loads(text)
-    res = table().resolve(stem, version, classes)
-    if res.release is None and update.refresh_if_due(res):
-        res = table().resolve(stem, version, classes)
+    res = table(settings).resolve(stem, version, classes)
+    if res.release is None and update.refresh_if_due(res, settings):
+        res = table(settings).resolve(stem, version, classes)
     if res.release is None:
-        return _unknown(res)
+        return _unknown(res, settings)
     installed = installed_release()
-    if installed is not None and installed in res.declared_by and installed in table().releases:
-        release = table().releases[installed]
+    current = table(settings)
+    if installed is not None and installed in res.declared_by and installed in current.releases:
+        release = current.releases[installed]
         pairs = release.classes(stem, version, res.named or None)
         results = _LOCAL.handle(pairs, text)
     else:
         release = res.release
         pairs = list(res.classes)
-        python, why = _python_for(release.version)
+        python, why = _python_for(release.version, settings)
         base = Verdict(
             "unavailable",
             stem,

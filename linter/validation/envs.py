@@ -1,9 +1,12 @@
 """Environments of aind-data-schema releases, made with ``uv`` on first need and kept in a cache.
 
-The cache folder is ``$AIND_BUCKET_LINT_CACHE``, else the config key ``schema-cache``, else
-``$XDG_CACHE_HOME/aind-bucket-lint`` (``~/.cache/aind-bucket-lint``). It holds ``envs/<release>/``
-(one virtual environment per release, with the release and its pins) and ``uv/`` (uv's own cache,
-whose files the environments share by hard links, so each environment costs little disk).
+Every function here takes the run's :class:`~linter.plan.SchemaSettings` (the cache folder and
+offline mode, decided once by the driver and carried by the run plan to every worker); without
+them, this process's own (``SchemaSettings.resolve()``: ``$AIND_BUCKET_LINT_CACHE``, else
+``$XDG_CACHE_HOME/aind-bucket-lint``, ``~/.cache/aind-bucket-lint``). The cache folder holds
+``envs/<release>/`` (one virtual environment per release, with the release and its pins) and
+``uv/`` (uv's own cache, whose files the environments share by hard links, so each environment
+costs little disk).
 
 An environment is ready when its marker file ``aind-bucket-lint.json`` exists; it is written last,
 so an interrupted preparation is redone. Preparation holds a file lock, so parallel runs (pytest
@@ -27,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from linter.plan import CACHE_ENV as CACHE_ENV  # the environment variables, read by SchemaSettings.resolve
+from linter.plan import OFFLINE_ENV as OFFLINE_ENV
+from linter.plan import SchemaSettings
 from linter.validation.releases import Release, table, version_key
 
-CACHE_ENV = "AIND_BUCKET_LINT_CACHE"
-OFFLINE_ENV = "AIND_BUCKET_LINT_OFFLINE"
 MARKER = "aind-bucket-lint.json"
 INSTALL_TIMEOUT = 900
 
@@ -39,50 +43,17 @@ class PrepareError(Exception):
     """An environment could not be made; the message says why (and what to run)."""
 
 
-def cache_dir() -> Path:
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "aind-bucket-lint"
+def settings_or_own(settings: SchemaSettings | None) -> SchemaSettings:
+    """The settings given, else this process's own (from its environment)."""
+    return settings if settings is not None else SchemaSettings.resolve()
 
 
-def offline() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+def cache_dir(settings: SchemaSettings | None = None) -> Path:
+    return settings_or_own(settings).cache
 
 
-_outside: dict[str, str | None] = {}
-"""The environment variables' values before :func:`configure` changed them ..."""
-_ours: dict[str, str] = {}
-"""... and the values it set."""
-
-
-def configure(cache: str | None = None, offline_mode: bool | None = None) -> None:
-    """Set the cache folder and offline mode of this run, for this process and the processes it
-    starts (kept in the environment variables, so worker processes of any executor see the same).
-    None leaves (or puts back) what the environment said before the linter changed it, so one
-    run's ``--offline`` does not leak into the next run of the same process."""
-    values = {
-        CACHE_ENV: str(Path(cache).expanduser().resolve()) if cache else None,
-        OFFLINE_ENV: None if offline_mode is None else ("1" if offline_mode else "0"),
-    }
-    for name, value in values.items():
-        if value is not None:
-            if name not in _outside or os.environ.get(name) != _ours.get(name):
-                _outside[name] = os.environ.get(name)
-            os.environ[name] = _ours[name] = value
-        elif name in _outside:
-            before = _outside.pop(name)
-            if os.environ.get(name) != _ours.pop(name, None):
-                continue  # changed since by someone else: theirs stands
-            if before is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = before
-
-
-def env_dir(release: str) -> Path:
-    return cache_dir() / "envs" / release
+def env_dir(release: str, settings: SchemaSettings | None = None) -> Path:
+    return cache_dir(settings) / "envs" / release
 
 
 def python_of(env: Path) -> Path:
@@ -121,8 +92,8 @@ def read_marker(env: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def prepared() -> list[EnvInfo]:
-    root = cache_dir() / "envs"
+def prepared(settings: SchemaSettings | None = None) -> list[EnvInfo]:
+    root = cache_dir(settings) / "envs"
     if not root.is_dir():
         return []
     out = []
@@ -133,12 +104,13 @@ def prepared() -> list[EnvInfo]:
     return out
 
 
-def is_ready(release: str) -> bool:
+def is_ready(release: str, settings: SchemaSettings | None = None) -> bool:
     """Prepared, with the requirements the table gives now (a changed table remakes it)."""
-    marker = read_marker(env_dir(release))
-    if marker is None or not python_of(env_dir(release)).exists():
+    env = env_dir(release, settings)
+    marker = read_marker(env)
+    if marker is None or not python_of(env).exists():
         return False
-    known = table().releases.get(release)
+    known = table(settings).releases.get(release)
     return known is None or marker.get("requirements") == known.requirements()
 
 
@@ -175,11 +147,11 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _run(cmd: list[str], offline_mode: bool) -> None:
+def _run(cmd: list[str], settings: SchemaSettings) -> None:
     env = dict(os.environ)
-    env["UV_CACHE_DIR"] = str(cache_dir() / "uv")
+    env["UV_CACHE_DIR"] = str(settings.cache / "uv")
     env.pop("VIRTUAL_ENV", None)
-    if offline_mode:
+    if settings.offline:
         env["UV_OFFLINE"] = "1"
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=INSTALL_TIMEOUT, check=False)
@@ -192,31 +164,32 @@ def _run(cmd: list[str], offline_mode: bool) -> None:
         raise PrepareError(" ".join(" ".join(lines[-3:]).split())[:400] or f"uv exited with {proc.returncode}")
 
 
-def prepare(release: Release, offline_mode: bool | None = None) -> Path:
-    """The environment of ``release``, made now if it is not ready. Returns its Python.
+def prepare(release: Release, settings: SchemaSettings | None = None) -> Path:
+    """The environment of ``release`` in the settings' cache, made now if it is not ready (and
+    may be: not offline). Returns its Python.
 
     Raises PrepareError with a message for the user: offline and not in uv's cache, a failed
     install (the message ends with uv's own words), ...
     """
-    offline_mode = offline() if offline_mode is None else offline_mode
-    env = env_dir(release.version)
-    if is_ready(release.version):
+    settings = settings_or_own(settings)
+    env = env_dir(release.version, settings)
+    if is_ready(release.version, settings):
         return python_of(env)
-    with _locked(cache_dir() / "envs" / f".{release.version}.lock"):
-        if is_ready(release.version):
+    with _locked(settings.cache / "envs" / f".{release.version}.lock"):
+        if is_ready(release.version, settings):
             return python_of(env)
         started = time.perf_counter()
         if env.exists():
             shutil.rmtree(env)
         uv = _uv()
         try:
-            _run([uv, "venv", "--quiet", "--python", sys.executable, str(env)], offline_mode)
+            _run([uv, "venv", "--quiet", "--python", sys.executable, str(env)], settings)
             # Bytecode now, not in every worker's first import (aind-data-schema-models is large).
             install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python_of(env))]
-            _run([*install, *release.requirements()], offline_mode)
+            _run([*install, *release.requirements()], settings)
         except PrepareError as exc:
             shutil.rmtree(env, ignore_errors=True)
-            if offline_mode:
+            if settings.offline:
                 raise PrepareError(
                     f"aind-data-schema {release.version} is not prepared and cannot be offline "
                     f"(run `{install_command(release.version)}` with network)"
@@ -233,16 +206,16 @@ def prepare(release: Release, offline_mode: bool | None = None) -> Path:
         return python_of(env)
 
 
-def prune(everything: bool = False) -> list[str]:
+def prune(everything: bool = False, settings: SchemaSettings | None = None) -> list[str]:
     """Remove unfinished environments and those of releases the table no longer uses (all of
     them, and uv's cache, with ``everything``). Returns what was removed."""
     removed = []
-    needed = set(table().needed_releases())
-    for info in prepared():
+    needed = set(table(settings).needed_releases())
+    for info in prepared(settings):
         if everything or not info.ready or info.release not in needed:
             shutil.rmtree(info.path, ignore_errors=True)
             removed.append(str(info.path))
-    root = cache_dir()
+    root = cache_dir(settings)
     for lock in (root / "envs").glob(".*.lock") if (root / "envs").is_dir() else ():
         if everything or not (root / "envs" / lock.name[1:-5]).exists():
             lock.unlink(missing_ok=True)

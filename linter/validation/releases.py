@@ -8,7 +8,8 @@ each with its own versions); and for each release the classes to validate with a
 pins of pydantic and aind-data-schema-models.
 
 ``aind-bucket-lint schemas update`` adds the releases published since into the cache folder
-(``releases.json`` there); :func:`table` uses the newer of the packaged table and that one.
+(``releases.json`` there); :func:`table` uses the newer of the packaged table and that one (the
+cache folder is the run's, :class:`~linter.plan.SchemaSettings`, handed over by the caller).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from linter.plan import SchemaSettings
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 CACHED_TABLE = "releases.json"
@@ -184,16 +187,16 @@ def packaged() -> ReleaseTable:
         return _packaged
 
 
-def cached_table_path() -> Path:
-    from linter.validation.envs import cache_dir
+def cached_table_path(settings: SchemaSettings | None = None) -> Path:
+    """The refreshed table's file in the settings' cache folder (None: this process's own)."""
+    return (settings if settings is not None else SchemaSettings.resolve()).cache / CACHED_TABLE
 
-    return cache_dir() / CACHED_TABLE
 
-
-def table() -> ReleaseTable:
-    """The table in use: the newer (by the time it was made) of the packaged one and the one
-    ``schemas update`` wrote into the cache folder."""
-    path = cached_table_path()
+def table(settings: SchemaSettings | None = None) -> ReleaseTable:
+    """The table in use for a run with ``settings`` (its cache folder; None: this process's own,
+    from its environment): the newer (by the time it was made) of the packaged one and the one
+    ``schemas update`` wrote into that cache folder. Kept per cache folder."""
+    path = cached_table_path(settings)
     key = str(path)
     found = _tables.get(key)
     if found is not None:

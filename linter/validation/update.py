@@ -11,6 +11,9 @@ An online run that meets a ``schema_version`` newer than every published version
 refreshes first (:func:`refresh_if_due`), at most once a day per index: the time of each attempt
 is kept in the cache folder (``releases-checked.json``), so parallel workers and later runs do not
 ask again.
+
+The cache folder and offline mode are the run's :class:`~linter.plan.SchemaSettings`, handed over
+by the caller (a worker never reads them from its own environment).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from linter.plan import SchemaSettings
 from linter.validation import envs
 from linter.validation.index import IndexReadError, PackageIndex, index_url
 from linter.validation.releases import ReleaseTable, Resolution, cached_table_path, forget, table
@@ -95,8 +99,8 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked() -> Iterator[None]:
-    lock = envs.cache_dir() / ".releases.lock"
+def _locked(settings: SchemaSettings) -> Iterator[None]:
+    lock = settings.cache / ".releases.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -106,24 +110,25 @@ def _locked() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def checks() -> dict[str, dict[str, Any]]:
-    """The refresh attempts remembered in the cache folder: {index URL: {at, ok, error, added}}."""
+def checks(settings: SchemaSettings | None = None) -> dict[str, dict[str, Any]]:
+    """The refresh attempts remembered in the settings' cache folder (None: this process's own):
+    {index URL: {at, ok, error, added}}."""
     try:
-        data = json.loads((envs.cache_dir() / CHECKED).read_text(encoding="utf-8"))
+        data = json.loads((envs.cache_dir(settings) / CHECKED).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def _remember(url: str, error: str | None, added: tuple[str, ...]) -> None:
-    found = checks()
+def _remember(url: str, error: str | None, added: tuple[str, ...], settings: SchemaSettings) -> None:
+    found = checks(settings)
     found[url] = {"at": stamp(dt.datetime.now(dt.UTC)), "ok": error is None, "error": error, "added": list(added)}
-    _write_atomically(envs.cache_dir() / CHECKED, json.dumps(found, indent=1, sort_keys=True) + "\n")
+    _write_atomically(settings.cache / CHECKED, json.dumps(found, indent=1, sort_keys=True) + "\n")
 
 
-def _update(url: str) -> UpdateResult:
+def _update(url: str, settings: SchemaSettings) -> UpdateResult:
     index = PackageIndex(url)
-    current = table()
+    current = table(settings)
     found = index.releases(PROJECT)
     if not found:
         raise IndexReadError(f"{index.url}: the index lists no release of {PROJECT}")
@@ -147,16 +152,16 @@ def _update(url: str) -> UpdateResult:
             add_release(data, str(version), stamp(published or now), facts, pins)
     data["index"] = index.url
     made = finish(data, now)
-    _write_atomically(cached_table_path(), json.dumps(made, indent=1) + "\n")
+    _write_atomically(cached_table_path(settings), json.dumps(made, indent=1) + "\n")
     forget()
-    fresh = table()
+    fresh = table(settings)
     after = {(stem, v) for stem, versions in made["models"].items() for v in versions}
     return UpdateResult(index.url, tuple(str(v) for v in new), len(after - before), fresh)
 
 
-def _recent(url: str, within: dt.timedelta) -> dict[str, Any] | None:
+def _recent(url: str, within: dt.timedelta, settings: SchemaSettings) -> dict[str, Any] | None:
     """The remembered attempt to refresh from ``url`` when it is more recent than ``within``."""
-    last = checks().get(url)
+    last = checks(settings).get(url)
     if not isinstance(last, dict):
         return None
     try:
@@ -166,25 +171,31 @@ def _recent(url: str, within: dt.timedelta) -> dict[str, Any] | None:
     return last if dt.datetime.now(dt.UTC) - when < within else None
 
 
-def update(explicit_index: str | None = None, unless_within: dt.timedelta | None = None) -> UpdateResult | None:
-    """Add the releases the index lists and the table does not know; remember the attempt.
+def update(
+    explicit_index: str | None = None,
+    unless_within: dt.timedelta | None = None,
+    settings: SchemaSettings | None = None,
+) -> UpdateResult | None:
+    """Add the releases the index lists and the table does not know to the table of the settings'
+    cache folder (None: this process's own); remember the attempt there.
 
     With ``unless_within``, nothing is done (None) when an attempt from this index is remembered
     within that time. Raises UpdateError (naming the index) when the index or a wheel cannot be
     read; the failed attempt is remembered too."""
+    settings = envs.settings_or_own(settings)
     url = index_url(explicit_index)
-    with _locked():
-        if unless_within is not None and _recent(url, unless_within) is not None:
+    with _locked(settings):
+        if unless_within is not None and _recent(url, unless_within, settings) is not None:
             return None
         try:
-            result = _update(url)
+            result = _update(url, settings)
         except (IndexReadError, OSError, ValueError) as exc:
             message = str(exc)
             with contextlib.suppress(OSError):
-                _remember(url, message, ())
+                _remember(url, message, (), settings)
             raise UpdateError(f"cannot refresh the release table from {url}: {message}") from None
         with contextlib.suppress(OSError):
-            _remember(url, None, result.added)
+            _remember(url, None, result.added, settings)
     return result
 
 
@@ -193,31 +204,34 @@ _done: dict[tuple[str, str], str | None] = {}
 _state_lock = threading.Lock()
 
 
-def last_error() -> str | None:
-    """Why the last refresh from the configured index failed, as the cache folder remembers it
-    (None: it did not, or none ran)."""
-    last = checks().get(index_url())
+def last_error(settings: SchemaSettings | None = None) -> str | None:
+    """Why the last refresh from the configured index failed, as the settings' cache folder
+    remembers it (None: it did not, or none ran)."""
+    last = checks(settings).get(index_url())
     return str(last["error"]) if isinstance(last, dict) and last.get("error") else None
 
 
-def refresh_if_due(res: Resolution) -> bool:
-    """Refresh the table before judging a version it does not know, when that can help: online,
-    the version newer than every published one of its model (or class), and no refresh from this
-    index in the last day (in this process or, as the cache folder remembers, any other). True
-    when the table in use changed."""
-    if res.release is not None or envs.offline() or not table().beyond(res.stem, res.version, res.named):
+def refresh_if_due(res: Resolution, settings: SchemaSettings | None = None) -> bool:
+    """Refresh the table of the run's cache folder (``settings``; None: this process's own)
+    before judging a version it does not know, when that can help: online (not
+    ``settings.offline``), the version newer than every published one of its model (or class),
+    and no refresh from this index in the last day (in this process or, as the cache folder
+    remembers, any other). True when the table in use changed."""
+    settings = envs.settings_or_own(settings)
+    current = table(settings)
+    if res.release is not None or settings.offline or not current.beyond(res.stem, res.version, res.named):
         return False
     url = index_url()
-    key = (str(envs.cache_dir()), url)
+    key = (str(settings.cache), url)
     with _state_lock:
         if key in _done:
             return False
-        before = table().digest
+        before = table(settings).digest
         try:
-            update(url, unless_within=REFRESH_EVERY)
+            update(url, unless_within=REFRESH_EVERY, settings=settings)
         except UpdateError as exc:
             _done[key] = str(exc)
             return False
         _done[key] = None
         forget()  # refreshed now, or by another process within the day
-        return table().digest != before
+        return table(settings).digest != before

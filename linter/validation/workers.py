@@ -32,6 +32,8 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
+from linter.machine import cores
+
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 MAX_WORKERS_ENV = "AIND_BUCKET_LINT_SCHEMA_WORKERS"
 MAX_POOLS = 8
@@ -55,7 +57,7 @@ def default_max_workers() -> int:
     text = os.environ.get(MAX_WORKERS_ENV, "")
     if text.isdigit() and int(text) > 0:
         return int(text)
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return cores()
 
 
 def _child_env() -> dict[str, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from linter.plan import SchemaSettings
 from linter.validation import envs
 from linter.validation.releases import CACHED_TABLE, ReleaseTable, forget, packaged, read_table, table
 
@@ -87,6 +88,23 @@ def test_the_newer_of_the_packaged_and_the_cached_table_is_used(
     assert read_table(tmp_path / CACHED_TABLE) is None
     forget()
     assert table() is packaged()
+    forget()
+
+
+def test_the_table_is_the_one_of_the_given_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each run's settings name the cache folder whose table is used; the environment only
+    stands in when no settings are given."""
+    data = json.loads(_packaged_path().read_text(encoding="utf-8"))
+    refreshed = tmp_path / "refreshed"
+    refreshed.mkdir()
+    (refreshed / CACHED_TABLE).write_text(json.dumps(dict(data, made="2999-01-01T00:00:00Z")), encoding="utf-8")
+    monkeypatch.setenv(envs.CACHE_ENV, str(tmp_path / "own"))
+    forget()
+    assert table(SchemaSettings(refreshed)).source == str(refreshed / CACHED_TABLE)
+    assert table(SchemaSettings(tmp_path / "other")) is packaged()
+    assert table() is packaged()
+    monkeypatch.setenv(envs.CACHE_ENV, str(refreshed))
+    assert table().source == str(refreshed / CACHED_TABLE)
     forget()
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from linter import validation
+from linter.plan import SchemaSettings
 from linter.validation import envs, update
 from linter.validation.index import INDEX_ENV, PackageIndex, index_url, pip_configured_index
 from linter.validation.releases import CACHED_TABLE, packaged, table
@@ -261,6 +262,34 @@ def test_offline_the_m204_names_the_table_date_and_the_command(
     result = run_cli("check", str(bucket), "--select", "M204", "--offline", "--format", "json")
     (finding,) = result.json()["findings"]
     assert "schemas update" not in finding["message"] and "command" not in finding["details"]
+
+
+def test_the_run_settings_not_the_environment_choose_the_table_the_refresh_and_offline(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker validates with the plan's cache folder and offline mode, whatever its own
+    environment says (here: the fixture's cache folder, and offline)."""
+    index = make_index(tmp_path / "index", ("9.0.0", "9.9.9"))
+    url = index.as_uri() + "/"
+    monkeypatch.setenv(INDEX_ENV, url)
+    monkeypatch.setenv(envs.OFFLINE_ENV, "1")
+    online = SchemaSettings(tmp_path / "online-cache", offline=False)
+    verdict = validation.validate("subject", "9.9.9", subject_file("9.9.9"), settings=online)
+    # refreshed into the run's cache folder: 9.0.0 declares it; uv (offline here) cannot prepare it
+    assert (verdict.status, verdict.release) == ("unavailable", "9.0.0")
+    assert json.loads((online.cache / update.CHECKED).read_text(encoding="utf-8"))[url]["added"] == ["9.0.0"]
+    assert table(online).source == str(online.cache / CACHED_TABLE)
+    assert not (cache / update.CHECKED).exists() and table() is packaged()
+    assert table(online).resolve("subject", "9.9.9").release.version == "9.0.0"  # type: ignore[union-attr]
+
+    monkeypatch.setenv(envs.OFFLINE_ENV, "0")
+    offline = SchemaSettings(tmp_path / "offline-cache", offline=True)
+    verdict = validation.validate("subject", "9.9.9", subject_file("9.9.9"), settings=offline)
+    assert verdict.status == "unknown-version" and verdict.command == update.COMMAND and verdict.awaits_release
+    assert verdict.message is not None and verdict.message.endswith(
+        f"the release table is of {packaged().day} (offline): `aind-bucket-lint schemas update` adds newer releases"
+    )
+    assert not (offline.cache / update.CHECKED).exists() and not (cache / update.CHECKED).exists()
 
 
 def test_the_index_comes_from_the_option_the_environment_or_pip(tmp_path: Path) -> None:

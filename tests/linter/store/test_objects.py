@@ -1,11 +1,12 @@
-"""The ledger: incremental re-audits, kill -9 at any moment, one run at a time, what it records."""
+"""The object records: incremental re-audits, kill -9 at any moment, what the ledger records,
+large assets in chunks, damaged records, content verdicts read back as data only."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
-import shutil
+import pickle
 import signal
 import sqlite3
 import subprocess
@@ -13,10 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from linter.ledger import CHUNK_KEYS, Ledger, ObjectRecord, connect
+from linter.findings import Finding, Severity
 from linter.sources import Asset, ObjectInfo
+from linter.store.codec import CHUNK_KEYS
+from linter.store.db import Ledger, connect
+from linter.store.records import ObjectRecord
 from tests.conftest import REPO, make_tree, run_cli
 from tests.fixtures import dump, subject_v2
 from tests.s3_audit_helpers import asset_files, put_files, recorded_requests, s3_cli
@@ -69,36 +71,6 @@ def test_unchanged_reaudit_fetches_no_sidecar(aws_env: SeaweedServer, s3_bucket:
         fourth = s3_cli(aws_env, *args, "--config", str(tmp_path / ".aind-bucket-lint.yaml"))
     assert fourth_calls["GetObject"] == 18
     assert [f["severity"] for f in fourth.json()["findings"] if f["rule"] == "M202"] == ["warning"]
-
-
-def test_a_second_run_on_the_same_ledger_gets_a_clear_error(tmp_path: Path) -> None:
-    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a"})
-    path = tmp_path / "ledger.sqlite"
-    with Ledger(path):
-        res = run_cli("check", str(bucket), "--ledger", str(path))
-        assert res.code == 2
-        assert res.err.startswith(
-            f"aind-bucket-lint: {path}: the ledger is in use by another aind-bucket-lint run (pid {os.getpid()} on "
-        )
-        assert res.err.endswith("; wait for it to finish, or give this run another --ledger\n")
-        assert res.out == ""
-    assert run_cli("check", str(bucket), "--select", "N", "--ledger", str(path)).code == 0
-
-
-def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
-    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a"})
-    junk = tmp_path / "junk.sqlite"
-    junk.write_text("this is not a database, but a note\n" * 200)
-    res = run_cli("check", str(bucket), "--ledger", str(junk))
-    assert res.code == 2
-    assert res.err == f"aind-bucket-lint: {junk}: not an aind-bucket-lint ledger (file is not a database)\n"
-    other = tmp_path / "other.sqlite"
-    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
-    res = run_cli("check", str(bucket), "--ledger", str(other))
-    assert (res.code, res.err) == (
-        2,
-        f"aind-bucket-lint: {other}: not an aind-bucket-lint ledger (no such table: meta)\n",
-    )
 
 
 def test_what_the_ledger_records(tmp_path: Path) -> None:
@@ -180,155 +152,6 @@ def test_kill_9_mid_run_then_a_clean_rerun(aws_env: SeaweedServer, s3_bucket: Bu
     assert json.loads(again.out)["findings"] == [{**f, "status": "existing"} for f in reference.json()["findings"]]
 
 
-# the schema 1 ledger as aind-bucket-lint 0.x wrote it: one objects row per key
-V1_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE runs (id INTEGER PRIMARY KEY, root TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
-    assets INTEGER, tool_version TEXT NOT NULL);
-CREATE TABLE assets (id INTEGER PRIMARY KEY, root TEXT NOT NULL, name TEXT NOT NULL, first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL, gone_since TEXT, first_object_at TEXT, sealed_at TEXT, sealed_seen TEXT,
-    listing_digest TEXT NOT NULL, verdict_fingerprint TEXT, verdicts TEXT, UNIQUE (root, name));
-CREATE TABLE objects (asset_id INTEGER NOT NULL REFERENCES assets (id), key TEXT NOT NULL, etag TEXT,
-    size INTEGER NOT NULL, last_modified TEXT, version_id TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
-    gone_since TEXT, PRIMARY KEY (asset_id, key)) WITHOUT ROWID;
-CREATE TABLE content_verdicts (identity TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
-    first_seen TEXT NOT NULL, PRIMARY KEY (identity, key)) WITHOUT ROWID;
-CREATE VIEW object_history AS
-    SELECT a.root, a.name AS asset, o.key, o.etag, o.size, o.last_modified, o.version_id, o.first_seen,
-           CASE WHEN o.gone_since IS NULL THEN a.last_seen ELSE o.last_seen END AS last_seen, o.gone_since
-    FROM objects o JOIN assets a ON a.id = o.asset_id;
-INSERT INTO meta VALUES ('application', 'aind-bucket-lint ledger'), ('schema_version', '1');
-"""
-T0, T1, T2 = "2024-01-01T00:00:00+00:00", "2024-01-05T00:00:00.250000+00:00", "2024-01-09T00:00:00+00:00"
-MODIFIED = "2023-11-14T22:13:20+00:00"  # 1_700_000_000
-
-
-def v1_ledger(path: Path, root: str, objects: list[tuple[str, str, int, str, str, str | None]]) -> None:
-    """A schema 1 ledger of two assets seen on T0, T1 and T2: (asset, key, size, first_seen, last_seen, gone_since)."""
-    db = sqlite3.connect(path)
-    db.executescript(V1_SCHEMA)
-    for i, name in enumerate((RAW, OTHER), 1):
-        db.execute(
-            "INSERT INTO assets VALUES (?, ?, ?, ?, ?, NULL, ?, '2023-11-16T22:13:20+00:00', ?, 'v1', NULL, NULL)",
-            (i, root, name, T0, T2, MODIFIED, T0),
-        )
-    db.execute("INSERT INTO runs (root, started_at, finished_at, assets, tool_version) VALUES (?, ?, ?, 2, '0.9')",
-               (root, T2, T2))  # fmt: skip
-    for asset, key, size, first, last, gone in objects:
-        db.execute(
-            "INSERT INTO objects VALUES (?, ?, NULL, ?, ?, NULL, ?, ?, ?)",
-            (1 if asset == RAW else 2, key, size, MODIFIED, first, last, gone),
-        )
-    db.commit()
-    db.close()
-
-
-def test_a_schema_1_ledger_is_migrated_with_its_history(tmp_path: Path) -> None:
-    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a changed", f"{RAW}/new.txt": "n", f"{OTHER}/c.txt": "c"})
-    for f in (bucket / RAW / "a.txt", bucket / RAW / "new.txt", bucket / OTHER / "c.txt"):
-        os.utime(f, (1_700_000_000, 1_700_000_000))
-    root = str(bucket.resolve())
-    path = tmp_path / "ledger.sqlite"
-    v1_ledger(
-        path,
-        root,
-        [
-            (RAW, "a.txt", 1, T0, T1, None),  # still listed (last_seen is the asset's)
-            (RAW, "sub/b.txt", 2, T0, T1, T2),  # gone since the run of T2
-            (OTHER, "c.txt", 1, T0, T2, None),
-        ],
-    )
-    res = run_cli("check", str(bucket), "--select", "I4", "--ledger", str(path), "--format", "json")
-    assert res.code == 1, res.err
-    assert [(f["rule"], f["path"], f["message"]) for f in res.json()["findings"]] == [  # by path
-        ("I403", f"{RAW}/a.txt", "'a.txt' changed since the ledger recorded it on 2024-01-01T00:00:00Z: size 1 -> 9"),
-        (
-            "I404",
-            f"{RAW}/new.txt",
-            "'new.txt' was first listed by this audit, after the audit of 2024-01-01T00:00:00Z "
-            "had seen the asset sealed",
-        ),
-        (
-            "I402",
-            f"{RAW}/sub/b.txt",
-            "'sub/b.txt' is gone: recorded by the ledger since 2024-01-01T00:00:00Z, no longer listed",
-        ),
-    ]
-    db = read_only(path)
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
-    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'objects'").fetchone() == (0,)
-    (now,) = db.execute("SELECT last_seen FROM assets WHERE name = ?", (RAW,)).fetchone()
-    rows = db.execute(
-        "SELECT asset, key, size, last_modified, first_seen, last_seen, gone_since FROM object_history"
-        " ORDER BY asset, key"
-    ).fetchall()
-    assert rows == [
-        (OTHER, "c.txt", 1, MODIFIED, T0, now, None),
-        (RAW, "a.txt", 1, MODIFIED, T0, now, None),  # the first record stays
-        (RAW, "new.txt", 1, MODIFIED, now, now, None),
-        (RAW, "sub/b.txt", 2, MODIFIED, T0, T1, T2),
-    ]
-    assert db.execute("SELECT root, started_at, assets FROM runs ORDER BY id").fetchall() == [
-        (root, T2, 2),
-        (root, now, 2),
-    ]
-
-
-def test_a_damaged_schema_1_ledger_fails_its_migration_cleanly(tmp_path: Path) -> None:
-    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a"})
-    path = tmp_path / "ledger.sqlite"
-    v1_ledger(path, str(bucket.resolve()), [(RAW, "a.txt", 1, "yesterday", T1, None)])
-    res = run_cli("check", str(bucket), "--select", "I4", "--ledger", str(path))
-    assert (res.code, res.out) == (2, "")
-    assert res.err == (
-        f"aind-bucket-lint: {path}: the file is damaged; restore it from a backup or give a new --ledger "
-        "(cannot migrate ledger schema 1 to 2: Invalid isoformat string: 'yesterday')\n"
-    )
-    db = sqlite3.connect(path)  # left as it was
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
-    assert db.execute("SELECT count(*) FROM objects").fetchone() == (1,)
-    db.close()
-
-    # a damaged page under the objects table: SQLite's own word, the same clear error
-    v1_ledger(
-        path := tmp_path / "paged.sqlite",
-        str(bucket.resolve()),
-        [(RAW, f"k{i:05d}" * 8, i, T0, T1, None) for i in range(2000)],
-    )
-    db = sqlite3.connect(path)
-    (page,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'objects'").fetchone()
-    (page_size,) = db.execute("PRAGMA page_size").fetchone()
-    db.close()
-    with open(path, "r+b") as fh:
-        fh.seek(page_size * (page - 1))
-        fh.write(b"\xff" * page_size)
-    res = run_cli("check", str(bucket), "--select", "I4", "--ledger", str(path))
-    assert (res.code, res.out) == (2, "")
-    assert res.err == (
-        f"aind-bucket-lint: {path}: the file is damaged; restore it from a backup or give a new --ledger "
-        "(SQLite: database disk image is malformed)\n"
-    )
-    assert "Traceback" not in res.err
-
-
-def test_the_object_history_view_in_the_sqlite3_shell(tmp_path: Path) -> None:
-    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/a.txt": "a", f"{RAW}/sub/b.txt": "bb"})
-    path = tmp_path / "night #1 ?100%.sqlite"  # what a URI would misread
-    assert run_cli("check", str(bucket), "--select", "I", "--ledger", str(path)).code == 0
-    assert read_only(path).execute("SELECT key FROM object_history ORDER BY key").fetchall() == [
-        ("a.txt",),
-        ("sub/b.txt",),
-    ]
-    shell = shutil.which("sqlite3")
-    if shell is None:
-        pytest.skip("no sqlite3 shell")
-    out = subprocess.run(
-        [shell, "-readonly", str(path), "SELECT asset, key, size, gone_since IS NULL FROM object_history ORDER BY key"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
-    assert out == f"{RAW}|a.txt|1|1\n{RAW}|sub/b.txt|2|1\n"
-
-
 def test_a_large_asset_is_kept_in_chunks(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     keys = [f"data/chunk_{i:06d}.bin" for i in range(CHUNK_KEYS * 2 + 1)]
@@ -388,3 +211,37 @@ def test_a_damaged_record_blob_is_a_clear_error(tmp_path: Path) -> None:
         "(an asset's object records cannot be read: Error -3 while decompressing data: incorrect header check)"
     )
     assert "Traceback" not in res.err
+
+
+class _Runs:
+    """A pickle that, loaded by a plain unpickler, calls ``function(argument)``."""
+
+    def __init__(self, function: object, argument: str) -> None:
+        self.call = (function, (argument,))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return self.call
+
+
+def test_content_verdicts_are_read_back_as_data_only(tmp_path: Path) -> None:
+    path, marker = tmp_path / "ledger.sqlite", tmp_path / "ran"
+    modified = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    finding = Finding("M203", "invalid-sidecar", Severity.ERROR, RAW, f"{RAW}/subject.json", "bad")
+    with Ledger(path) as led:
+        target = led.target("s3://b/", dt.timedelta(hours=48))
+        target.put_content_verdict("id1", "finding", finding)
+        target.put_content_verdict("id1", "plain", {"when": modified, "sizes": [1, 2]})
+        target.put_content_verdict("id1", "unpicklable", lambda: None)  # not kept, no error
+        target.finish()
+        hostile = {
+            "system": pickle.dumps(_Runs(os.system, f"touch {marker}")),
+            "eval": pickle.dumps(_Runs(eval, f"open({str(marker)!r}, 'w')")),
+            "truncated": pickle.dumps({"a": 1})[:-3],
+        }
+        led.db.executemany(
+            "INSERT INTO content_verdicts VALUES ('id1', ?, ?, '2024-01-01T00:00:00+00:00')", hostile.items()
+        )
+    with Ledger(path) as led:
+        verdicts = led.target("s3://b/", dt.timedelta(hours=48)).content_verdicts("id1")
+    assert verdicts == {"finding": finding, "plain": {"when": modified, "sizes": [1, 2]}}
+    assert not marker.exists()

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from linter.commands.history import history_lines
 from linter.findings import Finding, Severity
-from linter.history import AuditHistory, audits, history_lines, read_audits
-from linter.ledger import Ledger
+from linter.store.audits import AuditHistory, audits
+from linter.store.db import Ledger, read_audits
 
 A = "ecephys_123456_2022-12-12_05-06-07"
 B = "HCR_703179_2024-03-24_00-00-00"
@@ -22,7 +23,7 @@ def audit(
     path: Path, root: str, per_asset: dict[str, list[Finding]], complete: bool = True
 ) -> tuple[dict[str, list[str | None]], list[Finding], AuditHistory]:
     with Ledger(path) as ledger:
-        h = AuditHistory(ledger.db, ledger.mutex, root)
+        h = ledger.audit_history(root)
         statuses = {}
         for asset, findings in per_asset.items():
             statuses[asset] = [x.status for x in h.mark(asset, findings)]
@@ -83,7 +84,7 @@ def test_roots_are_separate_and_old_ledgers_gain_the_tables(tmp_path: Path) -> N
     with Ledger(ledger):
         pass
     db = sqlite3.connect(ledger)
-    assert audits(db) == []  # a ledger from before the history tables: no audits, no error
+    assert audits(db) == []  # a ledger no audit used yet: no audits, no error
     db.close()
     audit(ledger, "s3://one/", {A: [f("M201", A, "m")]})
     statuses, fixed, _ = audit(ledger, "s3://two/", {A: []})
@@ -97,12 +98,12 @@ def test_roots_are_separate_and_old_ledgers_gain_the_tables(tmp_path: Path) -> N
 def test_schema_version_is_remembered_for_reused_verdicts(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.db"
     with Ledger(ledger) as led:
-        h = AuditHistory(led.db, led.mutex, "s3://b/")
+        h = led.audit_history("s3://b/")
         assert h.schema_version(A, "2.4.2") == "2.4.2"
         assert h.schema_version(B, None) is None
         h.finish(True, {"assets": 2, "objects": 0, "by_severity": {}}, 2)
     with Ledger(ledger) as led:
-        h = AuditHistory(led.db, led.mutex, "s3://b/")
+        h = led.audit_history("s3://b/")
         assert h.schema_version(A, None) == "2.4.2"
         h.finish(True, {"assets": 2, "objects": 0, "by_severity": {}}, 2)
 
@@ -111,7 +112,7 @@ def test_a_partial_audit_leaves_no_line_and_fixes_nothing(tmp_path: Path) -> Non
     ledger = tmp_path / "ledger.db"
     audit(ledger, "s3://b/", {A: [f("M201", A, "m")], B: [f("N107", B, "p")]})
     with Ledger(ledger) as led:  # the hook: only B looked at, on purpose
-        h = AuditHistory(led.db, led.mutex, "s3://b/")
+        h = led.audit_history("s3://b/")
         assert [x.status for x in h.mark(B, [f("N107", B, "p")])] == ["existing"]
         assert h.finish(True, {"assets": 1, "objects": 1, "by_severity": {}}, 0, partial=True) == []
     assert [a.assets for a in read_audits(ledger)] == [2]

@@ -1,4 +1,4 @@
-"""Audit history in the ledger: which findings are new, which still there, which fixed.
+"""The audit history: which findings are new, which still there, which fixed.
 
 Each complete audit of a root records its findings by their stable identity (the baseline's
 key, :func:`linter.baseline.finding_identity`) as *episodes*: an episode opens at the audit
@@ -13,78 +13,27 @@ never marked fixed, and the next complete audit compares with the last complete 
 audit, complete or not, gets a line in ``audits`` (what ``aind-bucket-lint history`` prints
 and the reports' trend).
 
-These tables live beside the ledger's own (``runs``, ``assets``, ``asset_objects``) and are created
-on first use, so a ledger written before them gains them on its next audit:
-
-- ``audits``: one row per audit of a root: times, completeness, counts, new, fixed.
-- ``finding_episodes``: one row per episode: root, identity, rule, severity, asset, path,
-  message, occurrences, first/last audit seen, the audit that fixed it (NULL while open).
-- ``asset_facts``: per asset, what the overview groups by and a reused verdict does not
-  re-read (the schema version its data_description.json declares).
-
-This run's findings wait in a temporary table until the audit ends, so memory stays flat at
-10^6 findings.
+Its tables (``audits``, ``finding_episodes``, ``asset_facts``) are part of the ledger's schema
+(:mod:`linter.store.db`). This run's findings wait in a temporary table until the audit ends,
+so memory stays flat at 10^6 findings.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from linter import __version__
 from linter.baseline import finding_identity
 from linter.findings import Finding, Severity
-from linter.terminal import plural
+from linter.store.records import Audit
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audits (
-    id INTEGER PRIMARY KEY,
-    root TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    complete INTEGER NOT NULL DEFAULT 0,
-    assets INTEGER,
-    clean_assets INTEGER,
-    objects INTEGER,
-    errors INTEGER,
-    warnings INTEGER,
-    info INTEGER,
-    new INTEGER,
-    fixed INTEGER,
-    tool_version TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audits_root ON audits (root, id);
-CREATE TABLE IF NOT EXISTS finding_episodes (
-    id INTEGER PRIMARY KEY,
-    root TEXT NOT NULL,
-    identity TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    asset TEXT,
-    path TEXT,
-    message TEXT NOT NULL,
-    occurrences INTEGER NOT NULL,
-    first_audit INTEGER NOT NULL,
-    last_audit INTEGER NOT NULL,
-    fixed_audit INTEGER
-);
-CREATE UNIQUE INDEX IF NOT EXISTS finding_episodes_open ON finding_episodes (root, identity)
-    WHERE fixed_audit IS NULL;
-CREATE INDEX IF NOT EXISTS finding_episodes_asset ON finding_episodes (root, asset)
-    WHERE fixed_audit IS NULL;
-CREATE TABLE IF NOT EXISTS asset_facts (
-    root TEXT NOT NULL,
-    name TEXT NOT NULL,
-    schema_version TEXT,
-    PRIMARY KEY (root, name)
-) WITHOUT ROWID;
-"""
+if TYPE_CHECKING:
+    from linter.store.db import Ledger
 
 _PENDING = """
 CREATE TEMP TABLE IF NOT EXISTS pending_findings (
@@ -100,47 +49,10 @@ DELETE FROM temp.pending_findings;
 """
 
 BATCH = 5000
-STATUSES = ("new", "existing", "fixed")
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class Audit:
-    """One line of ``aind-bucket-lint history``."""
-
-    id: int
-    root: str
-    started_at: str
-    finished_at: str | None
-    complete: bool
-    assets: int
-    clean_assets: int
-    objects: int
-    errors: int
-    warnings: int
-    info: int
-    new: int
-    fixed: int
-
-    @property
-    def findings(self) -> int:
-        return self.errors + self.warnings + self.info
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "complete": self.complete,
-            "assets": self.assets,
-            "clean_assets": self.clean_assets,
-            "objects": self.objects,
-            "by_severity": {"error": self.errors, "warning": self.warnings, "info": self.info},
-            "new": self.new,
-            "fixed": self.fixed,
-        }
 
 
 _AUDIT_COLUMNS = (
@@ -154,12 +66,9 @@ def _audit(row: tuple[Any, ...]) -> Audit:
     return Audit(row[0], row[1], row[2], row[3], bool(row[4]), *row[5:])
 
 
-def ensure_schema(db: sqlite3.Connection) -> None:
-    db.executescript(_SCHEMA)
-
-
 def audits(db: sqlite3.Connection, root: str | None = None, limit: int | None = None) -> list[Audit]:
-    """The recorded audits (of ``root``, or all), oldest first; with ``limit``, the latest ones."""
+    """The recorded audits (of ``root``, or all), oldest first; with ``limit``, the latest ones.
+    A ledger that never recorded an audit, opened read-only, may lack the table: no audits."""
     where, params = ("WHERE root = ?", [root]) if root is not None else ("", [])
     tail = f" LIMIT {int(limit)}" if limit is not None else ""
     try:
@@ -171,31 +80,16 @@ def audits(db: sqlite3.Connection, root: str | None = None, limit: int | None = 
     return [_audit(r) for r in reversed(rows)]
 
 
-def read_audits(path: str | Path) -> list[Audit]:
-    """Every audit a ledger file recorded, read without locking it (a run may be going on)."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{path}: ledger file not found")
-    db = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    try:
-        (application,) = db.execute("SELECT value FROM meta WHERE key = 'application'").fetchone() or ("",)
-        if application != "aind-bucket-lint ledger":
-            raise sqlite3.DatabaseError("no ledger metadata")
-        return audits(db)
-    finally:
-        db.close()
-
-
 class AuditHistory:
     """One audit of one root, recorded in the ledger: give findings their status, close it.
 
-    Called from one thread (the command's report loop); shares the ledger's connection and
-    mutex with the engine's workers.
+    Made by :meth:`linter.store.db.Ledger.audit_history`. Called from one thread (the command's
+    report loop); shares the ledger's connection and mutex with the engine's workers.
     """
 
-    def __init__(self, db: sqlite3.Connection, mutex: threading.Lock, root: str, started_at: str | None = None) -> None:
-        self.db = db
-        self.mutex = mutex
+    def __init__(self, ledger: Ledger, root: str, started_at: str | None = None) -> None:
+        self.db = db = ledger.db
+        self.mutex = ledger.mutex
         self.root = root
         self.started_at = started_at or _now()
         self._batch: dict[str, list[Any]] = {}
@@ -203,7 +97,6 @@ class AuditHistory:
         self.new = 0
         self.existing = 0
         with self.mutex:
-            ensure_schema(db)
             db.executescript(_PENDING)
             self.previous = self._previous_complete()
             # facts of earlier audits: none (a bucket never audited with the M rules) spares a
@@ -371,20 +264,3 @@ def _rule_name(code: str) -> str:
 
     rule = load_rules().get(code)
     return rule.name if rule is not None else "unknown-rule"
-
-
-def history_lines(rows: Iterable[Audit], multiple_roots: bool | None = None) -> list[str]:
-    """One line per audit: time, assets, findings by severity, new, fixed (``history`` command)."""
-    rows = list(rows)
-    if multiple_roots is None:
-        multiple_roots = len({a.root for a in rows}) > 1
-    out = []
-    for a in rows:
-        state = "" if a.complete else ("  INCOMPLETE" if a.finished_at else "  INTERRUPTED")
-        root = f"  {a.root}" if multiple_roots else ""
-        out.append(
-            f"{a.started_at}  {plural(a.assets, 'asset')}  {plural(a.findings, 'finding')} "
-            f"({plural(a.errors, 'error')}, {plural(a.warnings, 'warning')}, {a.info} info)  "
-            f"{a.new} new  {a.fixed} fixed{state}{root}"
-        )
-    return out
