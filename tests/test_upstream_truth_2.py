@@ -64,10 +64,8 @@ def rows() -> list[Row]:
     return [Row(r[0], r[1], r[2], r[3], r[4], r[5], r[8], r[9] if len(r) > 9 else "") for r in raw]
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Row], dict[str, list]]:
-    """Lint the whole sample once: {asset: findings}."""
-    root = tmp_path_factory.mktemp("upstream-truth-2")
+def lint_corpus(root: Path) -> tuple[list[Row], dict[str, list]]:
+    """Lint the whole sample: {asset: findings}."""
     all_rows = rows()
     for row in all_rows:
         folder = root / row.asset
@@ -90,13 +88,26 @@ def test_the_sample_is_the_one_described() -> None:
     assert sum(r.planted != "-" for r in all_rows) == 35
 
 
-def test_no_false_m203_and_every_valid_file_judged(corpus: tuple[list[Row], dict[str, list]]) -> None:
+def test_the_linter_agrees_with_upstream_on_every_sidecar(tmp_path: Path) -> None:
+    """One test over one lint of the sample (the sample takes minutes to validate: a fixture shared
+    by several tests would run once per pytest-xdist worker)."""
+    corpus = lint_corpus(tmp_path)
+    no_false_m203_and_every_valid_file_judged(corpus)
+    the_ephys_session_that_its_release_accepts(corpus)
+    every_upstream_invalid_file_is_flagged(corpus)
+    every_planted_defect_is_found_at_its_field(corpus)
+    every_unknown_version_is_an_m204(corpus)
+    mixed_rows_are_judged_by_the_newest_release_of_their_class(corpus)
+    rig_and_session_files_under_their_0x_names(corpus)
+
+
+def no_false_m203_and_every_valid_file_judged(corpus: tuple[list[Row], dict[str, list]]) -> None:
     all_rows, by_asset = corpus
     valid = [r for r in all_rows if r.upstream_valid == "yes"]
     assert [(r.path, f.message) for r in valid for f in _rules(by_asset, r, "M203", "M204")] == []
 
 
-def test_the_ephys_session_that_its_release_accepts(corpus: tuple[list[Row], dict[str, list]]) -> None:
+def the_ephys_session_that_its_release_accepts(corpus: tuple[list[Row], dict[str, list]]) -> None:
     """EphysSession 0.3.0 (releases 0.6.0-0.9.6; 0.9.6 accepts it). MriSession also numbered a
     0.3.0 (release 0.34.x), which rejected the file: the file's describedBy names its class."""
     all_rows, by_asset = corpus
@@ -105,7 +116,7 @@ def test_the_ephys_session_that_its_release_accepts(corpus: tuple[list[Row], dic
     assert _rules(by_asset, row, "M203", "M204") == []
 
 
-def test_every_upstream_invalid_file_is_flagged(corpus: tuple[list[Row], dict[str, list]]) -> None:
+def every_upstream_invalid_file_is_flagged(corpus: tuple[list[Row], dict[str, list]]) -> None:
     all_rows, by_asset = corpus
     invalid = [r for r in all_rows if r.upstream_valid == "no"]
     missed = [r.path for r in invalid if not _rules(by_asset, r, "M203")]
@@ -129,7 +140,7 @@ def _field(planted: str) -> str:
     return "$." + planted.split(":", 1)[1]
 
 
-def test_every_planted_defect_is_found_at_its_field(corpus: tuple[list[Row], dict[str, list]]) -> None:
+def every_planted_defect_is_found_at_its_field(corpus: tuple[list[Row], dict[str, list]]) -> None:
     all_rows, by_asset = corpus
     planted = [r for r in all_rows if r.planted != "-"]
     assert len(planted) == 35
@@ -141,7 +152,7 @@ def test_every_planted_defect_is_found_at_its_field(corpus: tuple[list[Row], dic
     assert missed == []
 
 
-def test_every_unknown_version_is_an_m204(corpus: tuple[list[Row], dict[str, list]]) -> None:
+def every_unknown_version_is_an_m204(corpus: tuple[list[Row], dict[str, list]]) -> None:
     all_rows, by_asset = corpus
     unknown = [r for r in all_rows if r.upstream_valid == "unknown"]
     assert len(unknown) == 51
@@ -149,7 +160,7 @@ def test_every_unknown_version_is_an_m204(corpus: tuple[list[Row], dict[str, lis
     assert {path: found for path, found in got.items() if found != [("M204", "unknown-version")]} == {}
 
 
-def test_mixed_rows_are_judged_by_the_newest_release_of_their_class(
+def mixed_rows_are_judged_by_the_newest_release_of_their_class(
     corpus: tuple[list[Row], dict[str, list]],
 ) -> None:
     """Where releases declaring the same class version disagree, the linter's verdict is the
@@ -163,7 +174,7 @@ def test_mixed_rows_are_judged_by_the_newest_release_of_their_class(
         assert all(f.details["schema"].startswith(f"aind-data-schema {newest} ") for f in _rules(by_asset, row, "M203"))
 
 
-def test_0x_rig_and_session_files_under_their_own_names(corpus: tuple[list[Row], dict[str, list]]) -> None:
+def rig_and_session_files_under_their_0x_names(corpus: tuple[list[Row], dict[str, list]]) -> None:
     """ephys_rig.json, ophys_session.json, mri_session.json, ...: each counts as the rig or session
     (no M201 for that group) and is validated with its class."""
     all_rows, by_asset = corpus

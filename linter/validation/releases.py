@@ -75,6 +75,8 @@ class Resolution:
 
 class ReleaseTable:
     def __init__(self, data: dict[str, Any], source: str = "packaged") -> None:
+        self.data = data
+        """The table as read (``schemas update`` adds to a copy of it)."""
         self.source = source
         self.made = str(data.get("made", ""))
         self.index = data.get("index")

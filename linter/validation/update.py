@@ -21,12 +21,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
-import fcntl
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +58,11 @@ class UpdateResult:
 
 
 def _known(current: ReleaseTable) -> set[Version]:
-    names = set(current.known) or set(current.releases)
+    """Every release the table has read (a table of the first format lists none: every release
+    some model version names)."""
+    names = set(current.known) or {
+        v for versions in current.models.values() for slot in versions.values() for v in slot["declared_by"]
+    }
     out = set()
     for name in names:
         with contextlib.suppress(InvalidVersion):
@@ -69,15 +71,8 @@ def _known(current: ReleaseTable) -> set[Version]:
 
 
 def _raw(current: ReleaseTable) -> dict[str, Any]:
-    """The table's data as the tablemaker builds it."""
-    path = None if current.source == "packaged" else Path(current.source)
-    if path is not None:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    else:
-        from importlib import resources
-
-        data = json.loads(resources.files("linter").joinpath("data/releases.json").read_text(encoding="utf-8"))
-    data = copy.deepcopy(data)
+    """A copy of the table's data as the tablemaker builds it."""
+    data = copy.deepcopy(current.data)
     data.setdefault("known", {})
     data.setdefault("classes", {})
     data.setdefault("modules", {})
@@ -96,18 +91,6 @@ def _write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-@contextlib.contextmanager
-def _locked(settings: SchemaSettings) -> Iterator[None]:
-    lock = settings.cache / ".releases.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def checks(settings: SchemaSettings | None = None) -> dict[str, dict[str, Any]]:
@@ -184,7 +167,7 @@ def update(
     read; the failed attempt is remembered too."""
     settings = envs.settings_or_own(settings)
     url = index_url(explicit_index)
-    with _locked(settings):
+    with envs._locked(settings.cache / ".releases.lock"):
         if unless_within is not None and _recent(url, unless_within, settings) is not None:
             return None
         try:
