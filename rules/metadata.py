@@ -41,7 +41,7 @@ def _object(ctx: AssetContext, key: str) -> dict[str, Any] | None:
 
 
 def _present_documents(ctx: AssetContext) -> Iterator[tuple[str, JsonDocument]]:
-    for key in _policy(ctx).core_files:
+    for key in _policy(ctx).sidecar_files:
         if ctx.has(key):
             doc = ctx.json(key)
             if doc is not None:
@@ -55,10 +55,11 @@ def validation(ctx: AssetContext, key: str) -> Validation | None:
         return None
     data, text = doc.data, doc.text
     # the same bytes validate the same way whichever asset holds them: once per content (and per
-    # release table: a new table may judge them by another release); a verdict that could not be
-    # reached (release not prepared) is not kept
-    kind = f"metadata.validation:{key}:{release_table().made}"
-    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, ctx.schemas))
+    # release table content: a table that gained releases may judge them by another release); a
+    # verdict that could not be reached (release not prepared) is not kept
+    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}"
+    pol = _policy(ctx)
+    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, ctx.schemas, pol))
 
 
 def _level(ctx: AssetContext) -> str:
@@ -95,12 +96,17 @@ def missing_sidecar(ctx: AssetContext) -> Iterator[Violation]:
     per-modality sets (``aind-data-schema-1``, which reads the modalities from
     ``data_description.json``) and AIND's upload check (``aind-upload``).
 
+    A file stored under another name the convention lists (``metadata.aliases``: the 0.x line
+    wrote ``ephys_rig.json``, ``ophys_session.json``, ``mri_session.json``, ...) counts as the
+    file it stands for.
+
     One finding per missing file, or per group of which none is present.
     """
-    required = _policy(ctx).required
+    pol = _policy(ctx)
+    required = pol.required
     if required is None:
         return
-    present = {key for key in ctx.objects_by_key if "/" not in key}
+    present = {pol.stands_for(key) for key in ctx.objects_by_key if "/" not in key}
     level = _level(ctx)
     asset_modalities = _modalities(ctx) if required.uses_modalities else None
     reported: set[str] = set()
@@ -158,9 +164,15 @@ def schema_violation(ctx: AssetContext) -> Iterator[Violation]:
     declares its (model, ``schema_version``), with that release's own pre-validators, exactly as
     upstream validates it: never by another release's models. The installed release validates
     the versions it declares in-process; every other release runs in its own environment,
-    prepared on first need and cached (see ``aind-bucket-lint schemas``). Where a release has
-    several models for one file (1.x ``DataDescription`` and ``DerivedDataDescription``, 0.x
-    ``EphysSession`` and ``OphysSession``) the file is valid when one accepts it.
+    prepared on first need and cached (see ``aind-bucket-lint schemas``).
+
+    The 0.x line had several classes per file, each numbering its versions apart (``EphysRig``
+    and ``OphysRig``; ``EphysSession``, ``OphysSession``, ``MriSession`` and ``Session``): the
+    file's class comes from its ``describedBy`` (which names the class's source file), else from
+    its name (``ephys_session.json``, see ``metadata.aliases``), and only a release where *that*
+    class declares the version judges it, with that class. Where a release has several models
+    for one file and the file names none (1.x ``DataDescription`` and
+    ``DerivedDataDescription``) the file is valid when one accepts it.
 
     One finding per error, with its JSON path (``$.subject_details.sex``) and the model's
     message, up to ``metadata.max_errors_per_file`` (default 20) per file; one more finding
@@ -206,8 +218,12 @@ def schema_version(ctx: AssetContext) -> Iterator[Violation]:
     (the file cannot be validated). A warning, when the file could not be judged:
 
     - no published release declares that version of that model (a pre-release such as
-      2.0.25, or a model the generation does not have, such as a 2.x ``rig.json``): the finding
-      names the nearest published versions;
+      2.0.25, or a model the generation does not have, such as a 2.x ``rig.json``; for a 0.x
+      file, of its own class): the finding names the nearest published versions. A version
+      newer than every published one may come from a release published after the release
+      table was made: an online run first refreshes the table from the package index (at most
+      once a day; ``aind-bucket-lint schemas update`` does it at once), and offline the finding
+      names the table's date and that command;
     - the release that declares it is not prepared and cannot be (``--offline``, or its
       installation failed): the finding names the release, the reason and the command that
       prepares it (``aind-bucket-lint schemas install RELEASE``).
@@ -232,16 +248,16 @@ def schema_version(ctx: AssetContext) -> Iterator[Violation]:
         if outcome is None or outcome.judged:
             continue
         if outcome.status == "unknown-version":
+            details: dict[str, Any] = {
+                "problem": "unknown-version",
+                "schema_version": verdict.declared,
+                "generation": verdict.generation,
+                "nearest": list(outcome.nearest),
+            }
+            if outcome.command is not None:
+                details |= {"release_table": release_table(ctx.schemas).day, "command": outcome.command}
             yield Violation(
-                f"{key}: {outcome.message}; it cannot be validated",
-                ctx.path(key),
-                {
-                    "problem": "unknown-version",
-                    "schema_version": verdict.declared,
-                    "generation": verdict.generation,
-                    "nearest": list(outcome.nearest),
-                },
-                Severity.WARNING,
+                f"{key}: {outcome.message}; it cannot be validated", ctx.path(key), details, Severity.WARNING
             )
         else:
             yield Violation(
@@ -264,15 +280,19 @@ def schema_version(ctx: AssetContext) -> Iterator[Violation]:
 def conflicting_sidecars(ctx: AssetContext) -> Iterator[Violation]:
     """aind-data-schema 2.x replaced ``rig.json`` by ``instrument.json`` and ``session.json`` by
     ``acquisition.json``; an asset carries one file of each pair, never both (the pairs are the
-    convention's ``metadata.exclusive_pairs``). Both present means two descriptions of the same
-    thing that tools will read differently.
+    convention's ``metadata.exclusive_pairs``; a 0.x name such as ``ephys_rig.json`` counts as
+    the file it stands for). Both present means two descriptions of the same thing that tools
+    will read differently.
     """
-    for first, second in _policy(ctx).exclusive_pairs:
-        if ctx.has(first) and ctx.has(second):
+    pol = _policy(ctx)
+    root = [key for key in ctx.objects_by_key if "/" not in key]
+    for first, second in pol.exclusive_pairs:
+        one, other = pol.stored_as(first, root), pol.stored_as(second, root)
+        if one is not None and other is not None:
             yield Violation(
-                f"{first} and {second} are both present; an asset carries one or the other",
-                ctx.path(second),
-                {"files": [first, second]},
+                f"{one} and {other} are both present; an asset carries one or the other",
+                ctx.path(other),
+                {"files": [one, other]},
             )
 
 

@@ -71,6 +71,11 @@ def unknown_modality(ctx: AssetContext) -> Iterator[Violation]:
     """A raw name's first token, when it has four, names the modality (or platform) and must be
     one of the convention's vocabulary, with its exact case: ``SmartSPIM``, not ``smartspim``.
     Where a vocabulary entry differs only in case, or is a near spelling, it is suggested.
+
+    The aind-open-data vocabulary is that of every era: each platform (1.x), modality (2.x) and
+    experiment type (0.x) a published aind-data-schema or aind-data-schema-models release
+    defines (``diSPIM``, a 0.x experiment type, is one), less the convention's
+    ``names.excluded_modalities`` (``Other``, a placeholder).
     """
     modality = ctx.parsed.modality
     conv = ctx.convention

@@ -22,7 +22,7 @@ from linter.plan import RunPlan
 from linter.registry import load_rules, select_rules
 from tests.fixtures import write_files
 
-pytest_plugins = ["tests.s3_fixtures", "tests.s3_audit_helpers"]
+pytest_plugins = ["tests.s3_fixtures", "tests.s3_audit_helpers", "tests.package_index"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

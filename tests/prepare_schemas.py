@@ -1,7 +1,8 @@
 """Prepare the aind-data-schema releases the tests validate with (run by .ci/run before the tests).
 
 The releases are those the release table names for the sidecars of
-``../shared/fixtures/upstream-truth/`` (plus the one the own-fixture tests use); without
+``../shared/fixtures/upstream-truth/`` and ``upstream-truth-2/`` (each file's class from its
+``describedBy``, as the linter chooses it), plus the one the own-fixture tests use; without
 ``../shared`` only the latter. Preparing them ahead keeps the downloads out of the test run;
 the tests would prepare them on first need all the same.
 
@@ -11,9 +12,13 @@ the tests would prepare them on first need all the same.
 from __future__ import annotations
 
 import csv
+import gzip
+import json
 import sys
 
 from linter.cli import main as cli_main
+from linter.conventions import load_convention
+from linter.metadata import policy, sidecar_model
 from linter.validation import installed_release, table
 from linter.validation.releases import version_key
 from tests.conftest import FIXTURES
@@ -23,13 +28,20 @@ OWN = {"0.3.7"}  # tests/test_validation_envs.py: Processing 0.0.1
 
 def needed() -> list[str]:
     releases = set(OWN)
-    manifest = FIXTURES / "upstream-truth" / "sidecars" / "manifest.tsv"
-    if manifest.is_file():
+    pol = policy(load_convention("aind-open-data"))
+    for corpus in ("upstream-truth", "upstream-truth-2"):
+        manifest = FIXTURES / corpus / "sidecars" / "manifest.tsv"
+        if not manifest.is_file():
+            continue
         with open(manifest, encoding="utf-8") as handle:
             for row in csv.reader(handle, delimiter="\t"):
                 if not row or row[0].startswith("#"):
                     continue
-                res = table().resolve(row[1], row[2])
+                data = json.loads(gzip.decompress((manifest.parent.parent / row[0]).read_bytes()))
+                if not isinstance(data, dict) or not isinstance(data.get("schema_version"), str):
+                    continue
+                model = sidecar_model(f"{row[1]}.json", data, pol)
+                res = table().resolve(model.stem, data["schema_version"], model.classes)
                 if res.release is not None and installed_release() not in res.declared_by:
                     releases.add(res.release.version)
     for name in ("1.4.0",):  # the 1.4.0 example files of ../shared/fixtures/aind-metadata-examples

@@ -1,4 +1,5 @@
-"""``aind-bucket-lint schemas list | install | prune``: the cached environments of aind-data-schema releases."""
+"""``aind-bucket-lint schemas list | install | prune | update``: the cached environments of
+aind-data-schema releases, and the release table that says which release validates which file."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from linter.plan import SchemaSettings
-from linter.validation import envs, installed_release
+from linter.validation import envs, installed_release, update
+from linter.validation.index import INDEX_ENV
 from linter.validation.releases import Release, table, version_key
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -20,7 +22,9 @@ EXIT_OK, EXIT_ERROR = 0, 2
 
 def add_parser(sub: Any) -> None:
     schemas = sub.add_parser(
-        "schemas", help="list, prepare or prune the environments of aind-data-schema releases used for validation"
+        "schemas",
+        help="list, prepare or prune the environments of aind-data-schema releases used for validation; "
+        "update the release table",
     )
     verbs = schemas.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)
     listing = verbs.add_parser("list", help="the prepared releases (with --all, every release the linter may use)")
@@ -47,7 +51,17 @@ def add_parser(sub: Any) -> None:
     s3.add_argument("--no-sign-request", action="store_true")
     prune = verbs.add_parser("prune", help="remove unfinished environments and those the linter no longer uses")
     prune.add_argument("--all", action="store_true", help="remove every environment and uv's cache")
-    for p in (listing, install, prune):
+    refresh = verbs.add_parser(
+        "update",
+        help="add the aind-data-schema releases published since the release table was made (from the package index)",
+    )
+    refresh.add_argument(
+        "--index-url",
+        metavar="URL",
+        help=f"the package index (default ${INDEX_ENV}, $PIP_INDEX_URL, pip's configured index-url, else PyPI)",
+    )
+    refresh.add_argument("--format", choices=("text", "json"), default="text")
+    for p in (listing, install, prune, refresh):
         p.add_argument("--schema-cache", metavar="DIR", help=f"cache folder (default ${envs.CACHE_ENV} or config)")
         p.add_argument("--config", metavar="FILE", help="config file (default: nearest .aind-bucket-lint.yaml)")
 
@@ -61,7 +75,7 @@ def _size(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``schemas list|install|prune``, with the cache folder from ``--schema-cache``, the environment
+    """``schemas list|install|prune|update``, with the cache folder from ``--schema-cache``, the environment
     or the config's ``schema-cache``."""
     from linter.commands.common import AuditOptions, config_schema_cache, load_config
 
@@ -73,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         return _list(args, settings)
     if args.schemas_command == "install":
         return _install(args, settings)
+    if args.schemas_command == "update":
+        return _update(args, settings)
     removed = envs.prune(everything=args.all, settings=settings)
     for path in removed:
         print(f"removed {path}")
@@ -83,17 +99,18 @@ def run(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace, settings: SchemaSettings) -> int:
     found = {info.release: info for info in envs.prepared(settings)}
     installed = installed_release()
+    current = table(settings)
     rows = []
-    releases = table().needed_releases() if args.all else sorted(found, key=version_key)
+    releases = current.needed_releases() if args.all else sorted(found, key=version_key)
     for release in releases:
         info = found.get(release)
-        if release == installed and release in table().releases:
+        if release == installed and release in current.releases:
             status = "installed"
         elif info is None:
             status = "not prepared"
         else:
             status = "prepared" if info.ready else "unfinished"
-        rel = table().releases.get(release)
+        rel = current.releases.get(release)
         rows.append(
             {
                 "release": release,
@@ -117,14 +134,15 @@ def _list(args: argparse.Namespace, settings: SchemaSettings) -> int:
         pins = ", ".join(row["requirements"][1:]) if row["requirements"] else "not in the release table"
         print(f"{row['release']:>8}  {row['status']:<12}  {pins}{extra}")
     ready = sum(1 for r in rows if r["status"] == "prepared")
-    print(f"{ready} prepared of {len(table().needed_releases())} releases the linter may use")
+    print(f"{ready} prepared of {len(current.needed_releases())} releases the linter may use")
     return EXIT_OK
 
 
-def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set[str], int]:
-    """The releases the core sidecars of the targets need (besides the installed one)."""
+def _releases_for(targets: Iterable[str], args: argparse.Namespace, schemas: SchemaSettings) -> tuple[set[str], int]:
+    """The releases the core sidecars of the targets need (besides the installed one), by the
+    release table of the ``schemas`` cache folder."""
     from linter.conventions import load_convention
-    from linter.metadata import declared_version, policy, stem
+    from linter.metadata import declared_version, policy, sidecar_model
     from linter.plan import RunPlan, S3Settings
     from linter.sources import ReadError, SourceError, TooLarge, open_source
 
@@ -133,7 +151,8 @@ def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set
     settings = S3Settings(
         endpoint_url=args.endpoint_url, region=args.region, profile=args.profile, no_sign_request=args.no_sign_request
     )
-    plan = RunPlan(convention=convention, rules={}, s3=settings)
+    plan = RunPlan(convention=convention, rules={}, s3=settings, schemas=schemas)
+    current = table(schemas)
     installed = installed_release()
     needed: set[str] = set()
     problems = 0
@@ -156,7 +175,8 @@ def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set
                     continue
                 if not isinstance(data, dict) or declared_version(obj.key, data).problem is not None:
                     continue
-                res = table().resolve(stem(obj.key), data["schema_version"])
+                model = sidecar_model(obj.key, data, pol, schemas)
+                res = current.resolve(model.stem, data["schema_version"], model.classes)
                 if res.release is not None and installed not in res.declared_by:
                     needed.add(res.release.version)
     return needed, problems
@@ -165,10 +185,11 @@ def _releases_for(targets: Iterable[str], args: argparse.Namespace) -> tuple[set
 def _install(args: argparse.Namespace, settings: SchemaSettings) -> int:
     wanted: set[str] = set(args.releases)
     problems = 0
+    current = table(settings)
     if args.all:
-        wanted.update(table().needed_releases())
+        wanted.update(current.needed_releases())
     if args.targets:
-        found, problems = _releases_for(args.targets, args)
+        found, problems = _releases_for(args.targets, args, settings)
         wanted.update(found)
         print(f"{len(found)} release(s) needed by {', '.join(args.targets)}")
     if not wanted and not args.targets:
@@ -176,9 +197,9 @@ def _install(args: argparse.Namespace, settings: SchemaSettings) -> int:
         return EXIT_ERROR
     todo = []
     for release in sorted(wanted, key=version_key):
-        rel = table().releases.get(release)
+        rel = current.releases.get(release)
         if rel is None:
-            known = table().needed_releases()
+            known = current.needed_releases()
             print(
                 f"aind-bucket-lint: {release}: not a release the linter validates with "
                 f"(known: {known[0]} ... {known[-1]}; see `schemas list --all`)",
@@ -204,3 +225,35 @@ def _install(args: argparse.Namespace, settings: SchemaSettings) -> int:
                 print(f"aind-bucket-lint: {exc}", file=sys.stderr)
                 problems += 1
     return EXIT_ERROR if problems else EXIT_OK
+
+
+def _update(args: argparse.Namespace, settings: SchemaSettings) -> int:
+    """``schemas update``: the releases the index lists and the table does not know, added to
+    the table of the settings' cache folder."""
+    before = table(settings)
+    try:
+        result = update.update(args.index_url, settings=settings)
+    except update.UpdateError as exc:
+        print(f"aind-bucket-lint: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    assert result is not None  # always runs without unless_within
+    after = result.table
+    if args.format == "json":
+        doc = {
+            "index": result.index,
+            "added": list(result.added),
+            "new_model_versions": result.pairs,
+            "table": {"made": after.made, "source": after.source, "releases_known": len(after.known)},
+            "previous": {"made": before.made, "source": before.source},
+        }
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    if result.added:
+        print(
+            f"added {len(result.added)} release(s) from {result.index}: {', '.join(result.added)} "
+            f"({result.pairs} model version(s) no earlier release declared)"
+        )
+        print(f"release table: made {after.made}, {len(after.known)} releases ({after.source})")
+    else:
+        print(f"no release on {result.index} is new to the release table of {after.day} ({len(after.known)} releases)")
+    return EXIT_OK

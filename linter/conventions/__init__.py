@@ -49,7 +49,9 @@ class Convention:
 
     @cached_property
     def modalities(self) -> frozenset[str]:
-        return frozenset(self.data["names"]["modalities"])
+        """``names.modalities`` less ``names.excluded_modalities`` (a vocabulary a convention narrows)."""
+        names = self.data["names"]
+        return frozenset(names["modalities"]) - frozenset(names.get("excluded_modalities", ()))
 
     @cached_property
     def modalities_by_lower(self) -> dict[str, list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -79,6 +79,17 @@ class RequiredSet:
         return any(c.modalities is not None for c in self.clauses)
 
 
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """Another name a core file was stored under: the 0.x line wrote each class's file under the
+    class's own name (``EphysRig`` -> ``ephys_rig.json``). It counts as the file it ``stands_for``
+    and is validated with its ``classes`` (unless its ``describedBy`` names its class)."""
+
+    name: str
+    stands_for: str
+    classes: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class MetadataPolicy:
     """What the M2xx rules enforce, read from a convention's ``metadata`` section."""
@@ -90,10 +101,32 @@ class MetadataPolicy:
     subject_id_files: tuple[str, ...]
     misplaced_ignore: tuple[str, ...]
     required: RequiredSet | None
+    aliases: tuple[Alias, ...] = ()
+
+    @cached_property
+    def sidecar_files(self) -> tuple[str, ...]:
+        """The core files, then the other names they may be stored under."""
+        return self.core_files + tuple(a.name for a in self.aliases if a.name not in self.core_files)
 
     @cached_property
     def core_names(self) -> frozenset[str]:
-        return frozenset(self.core_files)
+        return frozenset(self.sidecar_files)
+
+    @cached_property
+    def alias_of(self) -> dict[str, Alias]:
+        return {a.name: a for a in self.aliases}
+
+    def stands_for(self, name: str) -> str:
+        """The core file a sidecar name counts as (itself, unless it is an alias)."""
+        alias = self.alias_of.get(name)
+        return alias.stands_for if alias is not None else name
+
+    def stored_as(self, core_file: str, present: Iterable[str]) -> str | None:
+        """The name under which ``core_file`` is present (itself first, then an alias), or None."""
+        names = set(present)
+        if core_file in names:
+            return core_file
+        return next((a.name for a in self.aliases if a.stands_for == core_file and a.name in names), None)
 
     def ignored_below_root(self, key: str) -> bool:
         return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.misplaced_ignore)
@@ -142,6 +175,10 @@ def policy(convention: Convention) -> MetadataPolicy:
             subject_id_files=tuple(section.get("subject_id_files", ())),
             misplaced_ignore=tuple(section.get("misplaced_ignore", ())),
             required=required,
+            aliases=tuple(
+                Alias(name, str(raw["stands_for"]), tuple(raw.get("classes", ())))
+                for name, raw in (section.get("aliases", {}) or {}).items()
+            ),
         )
         _policies[convention.digest] = pol
         return pol

@@ -1,6 +1,6 @@
 """Validation of one sidecar by the aind-data-schema release that declares its version.
 
-The one entry point is :func:`validate` ``(stem, version, raw, data, settings) -> Verdict``:
+The one entry point is :func:`validate` ``(stem, version, raw, data, settings, classes) -> Verdict``:
 thread-safe, usable from any executor. ``settings`` (:class:`~linter.plan.SchemaSettings`: the
 cache folder of the releases' environments and offline mode) come from the run plan, handed over
 by whoever checks the asset, in whichever process or machine; this process's environment is read
@@ -8,9 +8,14 @@ only when a caller gives none.
 
 How a file is judged:
 
-1. The release table (``linter/data/releases.json``) names the release whose model declares
-   the file's (model, ``schema_version``). No release declares it: the verdict is
-   ``unknown-version`` with the nearest published versions.
+1. The release table (``linter/data/releases.json``, or the newer one ``schemas update`` wrote
+   into the cache folder) names the release whose model declares the file's (model,
+   ``schema_version``): with the file's class when it is known (a 0.x file's ``describedBy``
+   names it; 0.x ``EphysSession`` and ``MriSession`` numbered their versions apart), else any
+   class of that file. No release declares it: when the version is newer than every published
+   one and the run is online, the table is refreshed from the package index first (at most once
+   a day, see ``linter.validation.update``); still none: the verdict is ``unknown-version`` with
+   the nearest published versions.
 2. When the installed aind-data-schema declares it, its models validate in this process (the
    fast path).
 3. Otherwise the release's own environment (prepared by ``uv`` on first need, cached) runs a
@@ -19,10 +24,10 @@ How a file is judged:
    that is not prepared and cannot be (offline, install failure) gives ``unavailable`` with the
    reason and the command that prepares it.
 
-Where a release has several classes for one file (a 1.x ``data_description.json`` is a
-``DataDescription`` or a ``DerivedDataDescription``; a 0.x ``session.json`` an ``EphysSession`` or
-an ``OphysSession``), the file is valid when one of them accepts it; otherwise the errors are
-those of the class with the fewest.
+Where a release has several classes for one file and version (a 1.x ``data_description.json`` is
+a ``DataDescription`` or a ``DerivedDataDescription``; a 0.x ``session.json`` whose class is not
+known may be any session class declaring its version), the file is valid when one of them accepts
+it; otherwise the errors are those of the class with the fewest.
 
 Errors carry a JSONPath into the document (``$.subject_details.strain.name``,
 ``$.data_streams[0].modalities[1]``).
@@ -35,7 +40,7 @@ import json
 import logging
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -43,7 +48,7 @@ from typing import Any, Literal
 
 from linter.plan import SchemaSettings
 from linter.sidecar_json import json_path
-from linter.validation import envs, workers
+from linter.validation import envs, update, workers
 from linter.validation.releases import Resolution, table
 from linter.validation.worker import Validator
 
@@ -82,6 +87,9 @@ class Verdict:
     command: str | None = None
     nearest: tuple[str, ...] = ()
     declared_by: tuple[str, ...] = field(default=())
+    awaits_release: bool = False
+    """An unknown version newer than every published one: a release published after the table
+    was made may declare it, so the verdict is not final."""
 
     @property
     def judged(self) -> bool:
@@ -121,17 +129,39 @@ _prepare_locks: dict[str, threading.Lock] = {}
 _state_lock = threading.Lock()
 
 
-def _unknown(res: Resolution) -> Verdict:
-    known = table().models.get(res.stem)
+def _unknown(res: Resolution, settings: SchemaSettings) -> Verdict:
+    current = table(settings)
+    known = current.models.get(res.stem)
+    command = None
+    awaits = False
     if not known:
         message = f"no aind-data-schema release has a {res.stem} model"
     else:
         near = ", ".join(res.nearest) or "none"
+        # the 0.x line numbered the versions of each class of a file apart: name the class
+        model = f"{res.stem} ({' or '.join(res.named)})" if res.named and res.version.startswith("0.") else res.stem
         message = (
-            f"no published aind-data-schema release declares {res.stem} schema_version {res.version}; "
+            f"no published aind-data-schema release declares {model} schema_version {res.version}; "
             f"nearest published versions: {near}"
         )
-    return Verdict("unknown-version", res.stem, res.version, message=message, nearest=res.nearest)
+        awaits = current.beyond(res.stem, res.version, res.named)
+        if awaits:
+            # a release published after the table was made may declare it
+            if settings.offline:
+                command = update.COMMAND
+                message += f"; the release table is of {current.day} (offline): `{command}` adds newer releases"
+            elif (error := update.last_error(settings)) is not None:
+                command = update.COMMAND
+                message += f"; the release table of {current.day} could not be refreshed ({error})"
+    return Verdict(
+        "unknown-version",
+        res.stem,
+        res.version,
+        message=message,
+        nearest=res.nearest,
+        command=command,
+        awaits_release=awaits,
+    )
 
 
 def _python_for(release: str, settings: SchemaSettings) -> tuple[Path | None, str | None]:
@@ -149,7 +179,7 @@ def _python_for(release: str, settings: SchemaSettings) -> tuple[Path | None, st
         if key in _failed:
             return None, _failed[key]
         try:
-            python = envs.prepare(table().releases[release], settings)
+            python = envs.prepare(table(settings).releases[release], settings)
         except envs.PrepareError as exc:
             _failed[key] = str(exc)
             return None, str(exc)
@@ -167,26 +197,39 @@ def reset() -> None:
 
 
 def validate(
-    stem: str, version: str, raw: bytes | str, data: Any = None, settings: SchemaSettings | None = None
+    stem: str,
+    version: str,
+    raw: bytes | str,
+    data: Any = None,
+    settings: SchemaSettings | None = None,
+    classes: Collection[str] = (),
 ) -> Verdict:
     """Validate one sidecar (its JSON bytes or text; ``data`` the parsed object when at hand).
+
     ``settings``: the run's schema cache and offline mode (None: this process's own, from its
-    environment); they matter only for a release validated in an environment of its own."""
+    environment): the cache folder's release table, whether it may be refreshed, and the
+    environment of a release validated outside this process. ``classes``: the file's own
+    class(es) when known (see :func:`linter.metadata.sidecar_model`); the release is then one
+    where that class declares the version, and only it is tried."""
+    settings = envs.settings_or_own(settings)
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     if data is None:
         data = json.loads(text)
-    res = table().resolve(stem, version)
+    res = table(settings).resolve(stem, version, classes)
+    if res.release is None and update.refresh_if_due(res, settings):
+        res = table(settings).resolve(stem, version, classes)
     if res.release is None:
-        return _unknown(res)
+        return _unknown(res, settings)
     installed = installed_release()
-    if installed is not None and installed in res.declared_by and installed in table().releases:
-        release = table().releases[installed]
-        classes = release.classes(stem, version)
-        results = _LOCAL.handle(classes, text)
+    current = table(settings)
+    if installed is not None and installed in res.declared_by and installed in current.releases:
+        release = current.releases[installed]
+        pairs = release.classes(stem, version, res.named or None)
+        results = _LOCAL.handle(pairs, text)
     else:
         release = res.release
-        classes = release.classes(stem, version)
-        python, why = _python_for(release.version, envs.settings_or_own(settings))
+        pairs = list(res.classes)
+        python, why = _python_for(release.version, settings)
         base = Verdict(
             "unavailable",
             stem,
@@ -200,7 +243,7 @@ def validate(
         try:
             for _attempt in range(8):
                 try:
-                    results = workers.pool(release.version, python).request(classes, raw)
+                    results = workers.pool(release.version, python).request(pairs, raw)
                     break
                 except workers.PoolClosed:  # closed by another thread to make room: a new one
                     continue

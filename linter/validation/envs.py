@@ -110,7 +110,7 @@ def is_ready(release: str, settings: SchemaSettings | None = None) -> bool:
     marker = read_marker(env)
     if marker is None or not python_of(env).exists():
         return False
-    known = table().releases.get(release)
+    known = table(settings).releases.get(release)
     return known is None or marker.get("requirements") == known.requirements()
 
 
@@ -210,7 +210,7 @@ def prune(everything: bool = False, settings: SchemaSettings | None = None) -> l
     """Remove unfinished environments and those of releases the table no longer uses (all of
     them, and uv's cache, with ``everything``). Returns what was removed."""
     removed = []
-    needed = set(table().needed_releases())
+    needed = set(table(settings).needed_releases())
     for info in prepared(settings):
         if everything or not info.ready or info.release not in needed:
             shutil.rmtree(info.path, ignore_errors=True)
