@@ -22,7 +22,7 @@ from linter.plan import RunPlan, S3Settings
 from linter.registry import Rule, load_rules, select_rules
 from linter.reports import ReportOptions, get_reporter
 from tests.conftest import REPORT_SCHEMA, make_tree, run_cli
-from tests.test_inventory_summary import BUCKET, SELECT, write_report
+from tests.linter.sources.test_inventory_summary import BUCKET, SELECT, write_report
 
 GOOD = "ecephys_123456_2022-12-12_05-06-07"
 BAD_MODALITY = "smartspim_653158_2023-02-01_10-00-00"

@@ -13,7 +13,7 @@ from linter.events import AssetResult, TargetFinished, TargetStarted, root_uri
 from linter.plan import RunPlan
 from linter.registry import load_rules, select_rules
 from tests.conftest import make_tree
-from tests.test_engine import MemorySource
+from tests.linter.test_engine import MemorySource
 
 RAW = "ecephys_123456_2022-12-12_05-06-07"
 OTHER = "SmartSPIM_623711_2022-10-27_16-48-54"

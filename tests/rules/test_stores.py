@@ -272,7 +272,7 @@ def test_the_example_builders_stores_are_judged_as_the_real_ones(tmp_path: Path,
 
 def test_a_data_folder_without_the_expected_cloud_format(tmp_path: Path) -> None:
     """Z509 follows the convention's stores.expected (none by default)."""
-    base = (Path(__file__).resolve().parent.parent / "linter/conventions/aind-open-data.yaml").read_text()
+    base = (Path(__file__).resolve().parents[2] / "linter/conventions/aind-open-data.yaml").read_text()
     convention = tmp_path / "ours.yaml"
     convention.write_text(
         base.replace("  expected: []", "  expected:\n    - {folder: SPIM, formats: [ome-zarr], severity: warning}")

@@ -65,7 +65,7 @@ def test_the_1x_analysis_form_only_where_the_convention_allows_it(tmp_path: Path
     name = "project_analysis_3033-12-21_04-22-11"
     assert lint_names(tmp_path, name, code="N102")[0][:2] == ("N102", name)
     conv = tmp_path / "conv.yaml"
-    text = (Path(__file__).resolve().parent.parent / "linter/conventions/aind-open-data.yaml").read_text()
+    text = (Path(__file__).resolve().parents[2] / "linter/conventions/aind-open-data.yaml").read_text()
     conv.write_text(text.replace("analysis_form: false", "analysis_form: true"), encoding="utf-8")
     parsed = parse_name(name, load_convention(str(conv)))
     assert (parsed.level, parsed.project, parsed.labels, parsed.modality, parsed.subject) == (

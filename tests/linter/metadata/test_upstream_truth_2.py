@@ -24,7 +24,7 @@ import pytest
 
 from linter.metadata import described_module
 from tests.conftest import FIXTURES, lint_findings
-from tests.test_upstream_truth import verdicts
+from tests.linter.metadata.test_upstream_truth import verdicts
 
 TRUTH = FIXTURES / "upstream-truth-2"
 pytestmark = pytest.mark.skipif(not TRUTH.is_dir(), reason="../shared/fixtures/upstream-truth-2 is absent")

@@ -17,10 +17,10 @@ import pytest
 from linter.store.db import read_audits
 from tests.browser import chromium, console_problems
 from tests.conftest import REPO, REPORT_SCHEMA, CliResult, run_cli, validate_jsonl
+from tests.linter.reports.test_html import chart_marks, check_page, set_filter, table_rows
 from tests.s3_audit_helpers import asset_files, put_files, s3_cli
 from tests.s3_fixtures import READER, BucketHandle
 from tests.s3server import SeaweedServer
-from tests.test_reports_html import chart_marks, check_page, set_filter, table_rows
 
 A = "ecephys_123456_2022-12-12_05-06-07"
 B = "SmartSPIM_623711_2022-10-27_16-48-54"

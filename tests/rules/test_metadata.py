@@ -28,7 +28,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning:aind_data_schema"),
 ]
 
-CONVENTION = Path(__file__).resolve().parent.parent / "linter/conventions/aind-open-data.yaml"
+CONVENTION = Path(__file__).resolve().parents[2] / "linter/conventions/aind-open-data.yaml"
 
 RAW2 = "123456_2022-02-21_16-30-01"
 RAW1 = "ecephys_12345_2022-02-21_16-30-01"

@@ -466,7 +466,7 @@ def test_a_read_only_ledger_is_a_clear_error(tmp_path: Path) -> None:
 def exploding_source() -> Iterator[str]:
     """A third-party source whose listing of one asset raises: an exception out of the engine."""
     from linter.sources import register_source, unregister_source
-    from tests.test_engine import MemorySource
+    from tests.linter.test_engine import MemorySource
 
     class Exploding(MemorySource):
         def load_asset(self, name: str) -> Asset:

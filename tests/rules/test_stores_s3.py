@@ -11,11 +11,11 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.faultproxy import FaultProxy
+from tests.linter.sources.test_inventory import write_inventory
 from tests.s3_audit_helpers import findings_of, make_linter, put_files, run_linter
 from tests.s3_fixtures import BucketHandle
 from tests.s3server import SeaweedServer
 from tests.store_writers import real_stores
-from tests.test_inventory import write_inventory
 
 ASSET = "SPIM_700000_2024-01-01_10-00-00"
 PLAIN = "ecephys_700001_2024-01-02_10-00-00"
