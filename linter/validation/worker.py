@@ -13,6 +13,9 @@ request followed by its document's bytes.
   An error is ``{"loc": [...], "msg": "...", "type": "..."}``, with ``"input"`` when it is a scalar.
   Requests are answered in the order they came; the linter may send the next before the last
   reply is read, so that the worker never waits between two files.
+- A request ``{"kind": "asset", "asset": {...}, "sizes": [...], "size": S}`` judges a whole asset
+  with the release's ``Metadata``: the S bytes are its files back to back (``sizes``), and the
+  reply is ``{"id": N, "asset": {...}}`` (see ``asset.py``, loaded from beside this file).
 
 The release's validators run exactly as in the release (``model_validate_json``, or
 ``parse_raw`` under pydantic 1); an exception other than a validation error (the release's
@@ -22,6 +25,7 @@ own validator failing, e.g. ``KeyError``) is what upstream gets too, and is repo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -80,6 +84,8 @@ class Validator:
         return []
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("kind") == "asset":
+            return _asset_module().handle(self, request)  # type: ignore[no-any-return]
         results = []
         for module, cls in request["classes"]:
             entry: dict[str, Any] = {"class": cls, "errors": [], "crash": None}
@@ -91,6 +97,23 @@ class Validator:
             if not entry["errors"] and entry["crash"] is None:
                 break
         return {"id": request.get("id"), "results": results}
+
+
+def _asset_module() -> Any:
+    """``asset.py`` from beside this file (the linter itself is not importable in a release's
+    environment), loaded once."""
+    module = sys.modules.get(_ASSET_MODULE)
+    if module is None:
+        path = os.path.join(os.path.dirname(__file__), "asset.py")
+        spec = importlib.util.spec_from_file_location(_ASSET_MODULE, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[_ASSET_MODULE] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+_ASSET_MODULE = "aind_bucket_lint_asset_validation"
 
 
 def serve(validator: Validator, requests: Any, out: Any) -> None:

@@ -128,13 +128,19 @@ class Worker:
 
     def request(self, classes: list[tuple[str, str]], text: str | bytes) -> list[dict[str, Any]]:
         """The worker's results for one document (its JSON text or UTF-8 bytes)."""
+        results: list[dict[str, Any]] = self.call({"classes": classes}, text)["results"]
+        return results
+
+    def call(self, fields: dict[str, Any], text: str | bytes) -> dict[str, Any]:
+        """The worker's reply to one request: ``fields`` (the request's own; ``worker.py`` says
+        which) with the body ``text``."""
         body = text.encode("utf-8") if isinstance(text, str) else text
         slot = _Slot()
         with self._write_lock:
             if self._broken is not None:
                 raise self._broken
             self._next += 1
-            header = json.dumps({"id": self._next, "classes": classes, "size": len(body)}) + "\n"
+            header = json.dumps({**fields, "id": self._next, "size": len(body)}) + "\n"
             self._sent.append(slot)
             try:
                 self._in.write(header.encode("utf-8"))
@@ -165,8 +171,7 @@ class Worker:
         assert slot.reply is not None
         if "fatal" in slot.reply:
             raise WorkerError(f"the validation worker of aind-data-schema {self.release} failed: {slot.reply['fatal']}")
-        results: list[dict[str, Any]] = slot.reply["results"]
-        return results
+        return slot.reply
 
     def close(self) -> None:
         """End of input: the worker exits (the zygote reaps it); killed if it has not within 5 s."""
@@ -423,11 +428,15 @@ class Pool:
     def request(self, classes: list[tuple[str, str]], text: str | bytes) -> list[dict[str, Any]]:
         """Validate with a worker of this pool; PoolClosed when it was closed meanwhile (ask
         :func:`pool` again)."""
-        need = {(m, c) for m, c in classes}
+        results: list[dict[str, Any]] = self.call({(m, c) for m, c in classes}, {"classes": classes}, text)["results"]
+        return results
+
+    def call(self, need: set[tuple[str, str]], fields: dict[str, Any], text: str | bytes) -> dict[str, Any]:
+        """One request (see :meth:`Worker.call`) to a worker that has the models ``need`` imported."""
         for attempt in (1, 2):
             worker = self._acquire(need)
             try:
-                return worker.request(classes, text)
+                return worker.call(fields, text)
             except WorkerError:
                 self._discard(worker)  # dead: every request it held fails, and is tried again
                 if attempt == 2:
