@@ -13,7 +13,8 @@ of memory (under 15% available: ``AIND_BUCKET_LINT_SCHEMA_MIN_FREE``) each new p
 which pool is closed to make room is chosen by cost (:func:`pool`).
 
 A worker that dies is replaced once per request; a second death is an error for that file, with
-the tail of the worker's stderr.
+the tail of the worker's stderr. No worker outlives the linter: at exit every one is stopped,
+busy or not, and a zygote whose linter ended without saying so (a signal) kills its workers.
 """
 
 from __future__ import annotations
@@ -186,6 +187,14 @@ class Worker:
         with contextlib.suppress(OSError):
             self._out.close()
 
+    def kill(self) -> None:
+        """Stop it now, busy or not (the run is ending): a thread waiting for its reply reads the
+        end of its output and fails."""
+        with contextlib.suppress(OSError):
+            os.kill(self._pid, signal.SIGKILL)
+        with contextlib.suppress(OSError, ValueError):
+            self._in.close()
+
     @property
     def pid(self) -> int:
         return self._pid
@@ -312,17 +321,24 @@ class Zygote:
     def rss_bytes(self) -> int:
         return memory_of(self.proc.pid)
 
-    def close(self) -> None:
+    def close(self, leave: bool = False, wait: float = 5) -> None:
+        """Close the channel: the zygote exits, and kills the workers it forked that still run
+        unless ``leave`` (they finish their requests and exit at the end of their input). Killed
+        if it has not exited within ``wait`` seconds (busy importing models, it reads nothing)."""
+        if leave:
+            with contextlib.suppress(OSError, ValueError, WorkerError), self._lock:
+                self._send({"leave": True})
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        self._replies.close()
         try:
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self._stderr.close()
+        with contextlib.suppress(OSError, ValueError):
+            self._sock.close()
+            self._replies.close()
+            self._stderr.close()
 
 
 class Pool:
@@ -397,6 +413,8 @@ class Pool:
             for attempt in (1, 2):
                 try:
                     if self._zygote is None:
+                        if self.closed:
+                            raise PoolClosed(self.release)
                         self._zygote = Zygote(self.python, self.release)
                     missing = sorted(need - self._zygote.loaded)
                     if missing:
@@ -459,20 +477,29 @@ class Pool:
         zygote = self._zygote
         return sum(w.rss_bytes() for w in self.workers) + (zygote.rss_bytes() if zygote is not None else 0)
 
-    def close(self) -> None:
-        """Stop the zygote and the idle workers now; busy ones stop when they finish their requests."""
+    def close(self, kill: bool = False) -> None:
+        """Stop the zygote and the idle workers now; busy ones stop when they finish their requests,
+        or now too with ``kill`` (the run is ending: no worker outlives it)."""
         with self._cond:
             self.closed = True
-            idle = [w for w in self._all if w.in_flight == 0]
-            for w in idle:
+            stopping = [w for w in self._all if kill or w.in_flight == 0]
+            for w in stopping:
                 self._all.remove(w)
             self._cond.notify_all()
-        for w in idle:
-            w.close()
+        for w in stopping:
+            if kill:
+                w.kill()
+            else:
+                w.close()
+        if kill:  # not waiting for the lock: a thread may hold it while the zygote imports models
+            zygote, self._zygote = self._zygote, None
+            if zygote is not None:
+                zygote.close(wait=1)
+            return
         with self._zygote_lock:
             zygote, self._zygote = self._zygote, None
         if zygote is not None:
-            zygote.close()
+            zygote.close(leave=True)
 
 
 _pools: dict[str, Pool] = {}
@@ -523,6 +550,8 @@ def pool(release: str, python: Path) -> Pool:
     """
     evicted = []
     with _pools_lock:
+        if _ended[0]:
+            raise WorkerError("the run is ending: no new validation worker is started")
         found = _pools.get(release)
         if found is None or found.python != python or found.closed:
             found = _pools[release] = Pool(python, release)
@@ -545,17 +574,30 @@ def pool(release: str, python: Path) -> Pool:
     return found
 
 
-def close_all() -> None:
+def close_all(kill: bool = False) -> None:
+    """Close every pool (see :meth:`Pool.close`)."""
     with _pools_lock:
         pools = list(_pools.values())
         _pools.clear()
         _credit.clear()
         _floor[0] = 0.0
     for p in pools:
-        p.close()
+        p.close(kill)
 
 
-atexit.register(close_all)
+_ended = [False]
+
+
+def _at_exit() -> None:
+    """The process is ending (normally, after Ctrl-C, a ``--timeout`` or an internal error): every
+    worker and zygote is stopped now, busy or not, and no new one starts (threads still waiting
+    for a reply get an error). A process that ends without this (a signal, ``os._exit`` in an
+    executor's process) closes the zygotes' channels, and the zygotes kill their workers."""
+    _ended[0] = True
+    close_all(kill=True)
+
+
+atexit.register(_at_exit)
 
 _inherited: list[Pool] = []
 """A forked child's copies of its parent's pools: never used (their workers' pipes belong to the
