@@ -19,7 +19,14 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "aind_bucket_lint.rules"
 CODE_RE = re.compile(r"^[A-Z][0-9]{3}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-BUILTIN_MODULES = ("rules.naming", "rules.layout", "rules.metadata", "rules.immutability", "rules.stores")
+BUILTIN_MODULES = (
+    "rules.naming",
+    "rules.layout",
+    "rules.metadata",
+    "rules.asset",
+    "rules.immutability",
+    "rules.stores",
+)
 
 Scope = Literal["asset", "target", "engine"]
 

@@ -177,12 +177,22 @@ def schema_violation(ctx: AssetContext) -> Iterator[Violation]:
     One finding per error, with its JSON path (``$.subject_details.sex``) and the model's
     message, up to ``metadata.max_errors_per_file`` (default 20) per file; one more finding
     counts the rest. Files that could not be judged are left to M204.
+
+    The asset's record ``metadata.nd.json`` is validated the same way, by the ``Metadata`` model
+    of the version it declares; and a validator of upstream's ``Metadata`` that crashes on valid
+    files when the asset is judged as a whole (M211) is an error at ``$``, naming it.
     """
-    cap = _policy(ctx).max_errors_per_file
     for key, _doc in _present_documents(ctx):
-        result = validation(ctx, key)
-        if result is None or result.skipped or not result.errors:
-            continue
+        yield from schema_errors(ctx, key, validation(ctx, key))
+    from rules.asset import asset_schema_violations  # rules.asset imports this module
+
+    yield from asset_schema_violations(ctx)
+
+
+def schema_errors(ctx: AssetContext, key: str, result: Validation | None) -> Iterator[Violation]:
+    """M203's findings on one validated file."""
+    cap = _policy(ctx).max_errors_per_file
+    if result is not None and not result.skipped and result.errors:
         declared = result.version.declared
         for error in result.errors[:cap]:
             details: dict[str, Any] = {

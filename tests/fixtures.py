@@ -224,10 +224,18 @@ def instrument_v2(modalities: Iterable[str] = ("ecephys",), *, modified: dt.date
 def acquisition_v2(subject_id: str, start: dt.datetime, modalities: Iterable[str] = ("ecephys",)) -> Doc:
     """A 2.x acquisition.json: one hour, one stream. An ecephys stream carries the manipulator's
     configuration (the model requires one for ecephys); a stream of a modality that needs more
-    device configurations than a fixture should invent (SPIM, pophys, ...) is an external one."""
+    device configurations than a fixture should invent (SPIM, pophys, ...) is an external one.
+    Its active devices are the instrument's (Metadata checks that), and an in-vivo acquisition
+    (no specimen) has the subject details Metadata requires."""
     from aind_data_schema.components.configs import ManipulatorConfig
     from aind_data_schema.components.coordinates import CoordinateSystemLibrary, Translation
-    from aind_data_schema.core.acquisition import CONFIG_REQUIREMENTS, Acquisition, DataStream, ExternalDataStream
+    from aind_data_schema.core.acquisition import (
+        CONFIG_REQUIREMENTS,
+        Acquisition,
+        AcquisitionSubjectDetails,
+        DataStream,
+        ExternalDataStream,
+    )
 
     end = start + dt.timedelta(hours=1)
     mods = [_modality(m) for m in modalities]
@@ -243,7 +251,6 @@ def acquisition_v2(subject_id: str, start: dt.datetime, modalities: Iterable[str
                     local_axis_positions=Translation(translation=[8422, 4205, 11087.5]),
                 )
             )
-            devices.append("Manipulator A")
         stream = DataStream(
             stream_start_time=start,
             stream_end_time=end,
@@ -253,9 +260,11 @@ def acquisition_v2(subject_id: str, start: dt.datetime, modalities: Iterable[str
         )
     else:
         stream = ExternalDataStream(stream_start_time=start, stream_end_time=end, modalities=mods)
+    specimen = {"SPIM", "confocal"} & set(modalities)
     acq = Acquisition(
         subject_id=subject_id,
-        specimen_id=[f"{subject_id}_001"] if {"SPIM", "confocal"} & set(modalities) else None,
+        specimen_id=[f"{subject_id}_001"] if specimen else None,
+        subject_details=None if specimen else AcquisitionSubjectDetails(mouse_platform_name="Running disc"),
         acquisition_start_time=start,
         acquisition_end_time=end,
         acquisition_type="Example acquisition",
@@ -301,7 +310,8 @@ def v2_sidecars(
     **dd_changes: Any,
 ) -> dict[str, Doc]:
     """The complete 2.x set of an asset (data_description, subject, procedures, processing,
-    instrument, acquisition), agreeing with its name."""
+    instrument, acquisition), agreeing with its name and with each other (upstream's Metadata
+    accepts it: processing starts when the acquisition ends)."""
     subject, moment = name_facts(name)
     subject = subject_id or subject
     mods = tuple(modalities)
@@ -310,7 +320,7 @@ def v2_sidecars(
         "data_description.json": data_description_v2(name, subject_id=subject, modalities=mods, **dd_changes),
         "subject.json": subject_v2(subject),
         "procedures.json": procedures_v2(subject),
-        "processing.json": processing_v2(start),
+        "processing.json": processing_v2(start + dt.timedelta(hours=1)),
         "instrument.json": instrument_v2(mods),
         "acquisition.json": acquisition_v2(subject, start, mods),
     }
@@ -623,6 +633,23 @@ def v1_sidecars(
     return docs
 
 
+_DESCRIBED_BY_2X = "https://raw.githubusercontent.com/AllenNeuralDynamics/aind-data-schema/main/src/"
+
+
+def metadata_record(name: str, fields: Mapping[str, Doc | None]) -> Doc:
+    """The record AIND's indexer writes to ``metadata.nd.json`` (2.9.2's ``Metadata``, version
+    2.7.6): the Metadata's own fields and each core file embedded (None for one it lacks)."""
+    record: Doc = {
+        "object_type": "Metadata",
+        "describedBy": _DESCRIBED_BY_2X + "aind_data_schema/core/metadata.py",
+        "schema_version": "2.7.6",
+        "name": name,
+        "location": f"s3://example-bucket/{name}",
+    }
+    record.update(fields)
+    return record
+
+
 # --------------------------------------------------------------------------------------------
 # Assets on disk
 # --------------------------------------------------------------------------------------------
@@ -750,23 +777,32 @@ def example_bucket_files() -> dict[str, str | bytes]:
     )
 
     # its derived asset: data_level raw (M207, M203), the wrong source (L304), a sidecar below
-    # the root (M210)
+    # the root (M210), a 1.x subject.json among 2.x files (valid alone, not by 2.9.2: M213)
     derived = data_description_v2(EXAMPLE_DERIVED, modalities=["behavior"], source_data=["795133_2026-02-09_10-00-00"])
     derived["data_level"] = "raw"
-    derived_files = asset_files(EXAMPLE_DERIVED, modalities=["behavior"], sidecars={"data_description.json": derived})
+    derived_files = asset_files(
+        EXAMPLE_DERIVED,
+        modalities=["behavior"],
+        sidecars={"data_description.json": derived, "subject.json": subject_v1("795133")},
+    )
     derived_files[f"{EXAMPLE_DERIVED}/results/processing.json"] = derived_files[f"{EXAMPLE_DERIVED}/processing.json"]
     derived_files[f"{EXAMPLE_DERIVED}/results/summary.csv"] = "metric,value\nhit_rate,0.82\n"
     files |= derived_files
 
     # a second raw asset whose data_description names the first (M206, M209) and whose
-    # subject.json carries a mistyped id (M208)
+    # subject.json carries a mistyped id (M208) that its record, metadata.nd.json, has corrected
+    # (M212)
+    duplicate = {
+        "data_description.json": data_description_v2(EXAMPLE_BAD, modalities=["behavior"]),
+        "subject.json": subject_v2("795113"),
+    }
+    record = {bare[:-5]: doc for bare, doc in sidecars(EXAMPLE_DUPLICATE, modalities=["behavior"]).items()}
+    record |= {bare[:-5]: doc for bare, doc in duplicate.items()}
+    record |= {"subject": subject_v2("795133"), "quality_control": None}
     files |= asset_files(
         EXAMPLE_DUPLICATE,
         modalities=["behavior"],
-        sidecars={
-            "data_description.json": data_description_v2(EXAMPLE_BAD, modalities=["behavior"]),
-            "subject.json": subject_v2("795113"),
-        },
+        sidecars={**duplicate, "metadata.nd.json": metadata_record(EXAMPLE_DUPLICATE, record)},
         data={"behavior/trials.csv": _TRIALS},
     )
 

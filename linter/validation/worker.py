@@ -13,6 +13,9 @@ request followed by its document's bytes.
   An error is ``{"loc": [...], "msg": "...", "type": "..."}``, with ``"input"`` when it is a scalar.
   Requests are answered in the order they came; the linter may send the next before the last
   reply is read, so that the worker never waits between two files.
+- A request ``{"kind": "asset", "asset": {...}, "sizes": [...], "size": S}`` judges a whole asset
+  with the release's ``Metadata``: the S bytes are its files back to back (``sizes``), and the
+  reply is ``{"id": N, "asset": {...}}`` (see ``asset.py``, loaded from beside this file).
 
 The release's validators run exactly as in the release (``model_validate_json``, or
 ``parse_raw`` under pydantic 1); an exception other than a validation error (the release's
@@ -22,6 +25,7 @@ own validator failing, e.g. ``KeyError``) is what upstream gets too, and is repo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -80,6 +84,8 @@ class Validator:
         return []
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("kind") == "asset":
+            return _asset_module().handle(self, request)  # type: ignore[no-any-return]
         results = []
         for module, cls in request["classes"]:
             entry: dict[str, Any] = {"class": cls, "errors": [], "crash": None}
@@ -91,6 +97,23 @@ class Validator:
             if not entry["errors"] and entry["crash"] is None:
                 break
         return {"id": request.get("id"), "results": results}
+
+
+def _asset_module() -> Any:
+    """``asset.py`` from beside this file (the linter itself is not importable in a release's
+    environment), loaded once."""
+    module = sys.modules.get(_ASSET_MODULE)
+    if module is None:
+        path = os.path.join(os.path.dirname(__file__), "asset.py")
+        spec = importlib.util.spec_from_file_location(_ASSET_MODULE, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[_ASSET_MODULE] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+_ASSET_MODULE = "aind_bucket_lint_asset_validation"
 
 
 def serve(validator: Validator, requests: Any, out: Any) -> None:
@@ -124,6 +147,12 @@ def zygote(control_fd: int, validator: Validator) -> None:
     pipe, the write end of its reply pipe), forks a worker serving them (``{"forked": pid}``).
     Workers inherit the models imported so far: starting one costs a fork, not the import (20-50
     s of CPU for a 1.x release), and the models' memory is shared among them until written to.
+
+    When the channel closes, the workers still running are killed, unless ``{"leave": true}``
+    came first (a pool closed to make room lets its busy workers finish their requests): a
+    channel closed without it means the linter ended, however it ended (a crash, a signal), and
+    no worker of its outlives it. A thread watches the linter too, for when the zygote is busy
+    importing models and reads nothing: its parent gone, it kills its workers and exits.
     """
     import signal
     import socket
@@ -136,18 +165,25 @@ def zygote(control_fd: int, validator: Validator) -> None:
     reply({"ready": True, "aind_data_schema": _version("aind-data-schema"), "pydantic": _version("pydantic")})
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the system
     buffer, fds = b"", []
+    children: list[int] = []
+    leave = False
+    _watch_parent(children)
     while True:
         try:
             chunk, got, _flags, _addr = socket.recv_fds(control, 1 << 16, 2)
         except OSError:
-            return
+            break
         if not chunk:
-            return  # the pool closed the channel
+            break  # the pool closed the channel, or the linter ended
         buffer += chunk
         fds += got
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
             request = json.loads(line)
+            if request.get("leave"):
+                leave = True
+                reply({"leaving": True})
+                continue
             if "import" in request:
                 validator.imported = 0.0
                 for module, cls in request["import"]:
@@ -177,7 +213,52 @@ def zygote(control_fd: int, validator: Validator) -> None:
                     os._exit(0)
             for fd in mine:
                 os.close(fd)
+            children[:] = [*_own(children), pid]
             reply({"forked": pid})
+    if not leave:
+        for pid in _own(children):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                continue
+
+
+def _watch_parent(children: list[int]) -> None:
+    """Kill ``children`` and exit as soon as this process's parent (the linter) is gone."""
+    import signal
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        for pid in _own(list(children)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                continue
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _own(pids: list[int]) -> list[int]:
+    """The pids that are still this process's children (reaped ones may belong to others now)."""
+    if not os.path.isdir("/proc"):
+        return list(pids)
+    mine = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except FileNotFoundError:
+            continue  # gone
+        except (OSError, ValueError, IndexError):
+            parent = os.getpid()  # unreadable: still ours, as far as can be told
+        if parent == os.getpid():
+            mine.append(pid)
+    return mine
 
 
 def main() -> int:

@@ -13,7 +13,8 @@ of memory (under 15% available: ``AIND_BUCKET_LINT_SCHEMA_MIN_FREE``) each new p
 which pool is closed to make room is chosen by cost (:func:`pool`).
 
 A worker that dies is replaced once per request; a second death is an error for that file, with
-the tail of the worker's stderr.
+the tail of the worker's stderr. No worker outlives the linter: at exit every one is stopped,
+busy or not, and a zygote whose linter ended without saying so (a signal) kills its workers.
 """
 
 from __future__ import annotations
@@ -130,13 +131,19 @@ class Worker:
 
     def request(self, classes: list[tuple[str, str]], text: str | bytes) -> list[dict[str, Any]]:
         """The worker's results for one document (its JSON text or UTF-8 bytes)."""
+        results: list[dict[str, Any]] = self.call({"classes": classes}, text)["results"]
+        return results
+
+    def call(self, fields: dict[str, Any], text: str | bytes) -> dict[str, Any]:
+        """The worker's reply to one request: ``fields`` (the request's own; ``worker.py`` says
+        which) with the body ``text``."""
         body = text.encode("utf-8") if isinstance(text, str) else text
         slot = _Slot()
         with self._write_lock:
             if self._broken is not None:
                 raise self._broken
             self._next += 1
-            header = json.dumps({"id": self._next, "classes": classes, "size": len(body)}) + "\n"
+            header = json.dumps({**fields, "id": self._next, "size": len(body)}) + "\n"
             self._sent.append(slot)
             try:
                 self._in.write(header.encode("utf-8"))
@@ -167,8 +174,7 @@ class Worker:
         assert slot.reply is not None
         if "fatal" in slot.reply:
             raise WorkerError(f"the validation worker of aind-data-schema {self.release} failed: {slot.reply['fatal']}")
-        results: list[dict[str, Any]] = slot.reply["results"]
-        return results
+        return slot.reply
 
     def close(self) -> None:
         """End of input: the worker exits (the zygote reaps it); killed if it has not within 5 s."""
@@ -182,6 +188,14 @@ class Worker:
                 os.kill(self._pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             self._out.close()
+
+    def kill(self) -> None:
+        """Stop it now, busy or not (the run is ending): a thread waiting for its reply reads the
+        end of its output and fails."""
+        with contextlib.suppress(OSError):
+            os.kill(self._pid, signal.SIGKILL)
+        with contextlib.suppress(OSError, ValueError):
+            self._in.close()
 
     @property
     def pid(self) -> int:
@@ -309,17 +323,24 @@ class Zygote:
     def rss_bytes(self) -> int:
         return memory_of(self.proc.pid)
 
-    def close(self) -> None:
+    def close(self, leave: bool = False, wait: float = 5) -> None:
+        """Close the channel: the zygote exits, and kills the workers it forked that still run
+        unless ``leave`` (they finish their requests and exit at the end of their input). Killed
+        if it has not exited within ``wait`` seconds (busy importing models, it reads nothing)."""
+        if leave:
+            with contextlib.suppress(OSError, ValueError, WorkerError), self._lock:
+                self._send({"leave": True})
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        self._replies.close()
         try:
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self._stderr.close()
+        with contextlib.suppress(OSError, ValueError):
+            self._sock.close()
+            self._replies.close()
+            self._stderr.close()
 
 
 class Pool:
@@ -394,6 +415,8 @@ class Pool:
             for attempt in (1, 2):
                 try:
                     if self._zygote is None:
+                        if self.closed:
+                            raise PoolClosed(self.release)
                         self._zygote = Zygote(self.python, self.release)
                     missing = sorted(need - self._zygote.loaded)
                     if missing:
@@ -425,11 +448,15 @@ class Pool:
     def request(self, classes: list[tuple[str, str]], text: str | bytes) -> list[dict[str, Any]]:
         """Validate with a worker of this pool; PoolClosed when it was closed meanwhile (ask
         :func:`pool` again)."""
-        need = {(m, c) for m, c in classes}
+        results: list[dict[str, Any]] = self.call({(m, c) for m, c in classes}, {"classes": classes}, text)["results"]
+        return results
+
+    def call(self, need: set[tuple[str, str]], fields: dict[str, Any], text: str | bytes) -> dict[str, Any]:
+        """One request (see :meth:`Worker.call`) to a worker that has the models ``need`` imported."""
         for attempt in (1, 2):
             worker = self._acquire(need)
             try:
-                return worker.request(classes, text)
+                return worker.call(fields, text)
             except WorkerError:
                 self._discard(worker)  # dead: every request it held fails, and is tried again
                 if attempt == 2:
@@ -452,20 +479,29 @@ class Pool:
         zygote = self._zygote
         return sum(w.rss_bytes() for w in self.workers) + (zygote.rss_bytes() if zygote is not None else 0)
 
-    def close(self) -> None:
-        """Stop the zygote and the idle workers now; busy ones stop when they finish their requests."""
+    def close(self, kill: bool = False) -> None:
+        """Stop the zygote and the idle workers now; busy ones stop when they finish their requests,
+        or now too with ``kill`` (the run is ending: no worker outlives it)."""
         with self._cond:
             self.closed = True
-            idle = [w for w in self._all if w.in_flight == 0]
-            for w in idle:
+            stopping = [w for w in self._all if kill or w.in_flight == 0]
+            for w in stopping:
                 self._all.remove(w)
             self._cond.notify_all()
-        for w in idle:
-            w.close()
+        for w in stopping:
+            if kill:
+                w.kill()
+            else:
+                w.close()
+        if kill:  # not waiting for the lock: a thread may hold it while the zygote imports models
+            zygote, self._zygote = self._zygote, None
+            if zygote is not None:
+                zygote.close(wait=1)
+            return
         with self._zygote_lock:
             zygote, self._zygote = self._zygote, None
         if zygote is not None:
-            zygote.close()
+            zygote.close(leave=True)
 
 
 _pools: dict[str, Pool] = {}
@@ -516,6 +552,8 @@ def pool(release: str, python: Path) -> Pool:
     """
     evicted = []
     with _pools_lock:
+        if _ended[0]:
+            raise WorkerError("the run is ending: no new validation worker is started")
         found = _pools.get(release)
         if found is None or found.python != python or found.closed:
             found = _pools[release] = Pool(python, release)
@@ -538,17 +576,30 @@ def pool(release: str, python: Path) -> Pool:
     return found
 
 
-def close_all() -> None:
+def close_all(kill: bool = False) -> None:
+    """Close every pool (see :meth:`Pool.close`)."""
     with _pools_lock:
         pools = list(_pools.values())
         _pools.clear()
         _credit.clear()
         _floor[0] = 0.0
     for p in pools:
-        p.close()
+        p.close(kill)
 
 
-atexit.register(close_all)
+_ended = [False]
+
+
+def _at_exit() -> None:
+    """The process is ending (normally, after Ctrl-C, a ``--timeout`` or an internal error): every
+    worker and zygote is stopped now, busy or not, and no new one starts (threads still waiting
+    for a reply get an error). A process that ends without this (a signal, ``os._exit`` in an
+    executor's process) closes the zygotes' channels, and the zygotes kill their workers."""
+    _ended[0] = True
+    close_all(kill=True)
+
+
+atexit.register(_at_exit)
 
 _inherited: list[Pool] = []
 """A forked child's copies of its parent's pools: never used (their workers' pipes belong to the
