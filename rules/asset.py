@@ -57,7 +57,7 @@ def _judge(ctx: AssetContext) -> AssetVerdict | None:
         documents.append(Document(key, stem(key), version if well_formed else None, doc.text))
     if not documents:
         return None
-    return validate_asset(ctx.name, f"{ctx.target.label.rstrip('/')}/{ctx.name}", documents)
+    return validate_asset(ctx.name, f"{ctx.target.label.rstrip('/')}/{ctx.name}", documents, ctx.schemas)
 
 
 def _alone(ctx: AssetContext, key: str) -> str:
@@ -235,7 +235,9 @@ def record_validation(ctx: AssetContext) -> Validation | None:
         return Validation(key, version, None)
     kind = f"metadata.validation:{key}:{release_table().made}"
     return ctx.by_content(
-        key, kind, lambda: Validation(key, version, validate("metadata", version.declared, text or "", data))
+        key,
+        kind,
+        lambda: Validation(key, version, validate("metadata", version.declared, text or "", data, ctx.schemas)),
     )
 
 

@@ -119,6 +119,20 @@ def run_cli(*args: str) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
+GOOD = "ecephys_123456_2022-12-12_05-06-07"
+BAD_MODALITY = "smartspim_653158_2023-02-01_10-00-00"
+PLACEHOLDER = "HCR_703179_2024-03-24_00-00-00"
+
+
+def small_bucket(root: Path) -> Path:
+    """The command-line tests' bucket: a good raw asset, one of a modality AIND does not have,
+    one of a placeholder time, and a file at the root that belongs to no asset."""
+    return make_tree(
+        root,
+        {f"{GOOD}/ecephys/a.bin": "a", f"{BAD_MODALITY}/SPIM/t.txt": "t", f"{PLACEHOLDER}/x": "x", "notes.txt": "n"},
+    )
+
+
 @pytest.fixture
 def cli() -> Callable[..., CliResult]:
     return run_cli

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from linter.plan import SchemaSettings
 from linter.validation import _python_for, envs, installed_release, workers
 from linter.validation.releases import Release, table, version_key
 from linter.validation.worker import Validator, _asset_module
@@ -189,8 +190,11 @@ class _InProcess(logging.Filter):
 _IN_PROCESS = _InProcess()
 
 
-def validate_asset(name: str, location: str, documents: Sequence[Document]) -> AssetVerdict:
-    """Judge the asset ``name`` (at ``location``) whose core files are ``documents``."""
+def validate_asset(
+    name: str, location: str, documents: Sequence[Document], settings: SchemaSettings | None = None
+) -> AssetVerdict:
+    """Judge the asset ``name`` (at ``location``) whose core files are ``documents``; ``settings``:
+    the run's schema cache and offline mode (None: this process's own)."""
     choice = choose_release({d.stem: d.version for d in documents})
     release = choice.release
     if release is None:
@@ -228,7 +232,7 @@ def validate_asset(name: str, location: str, documents: Sequence[Document]) -> A
         if release.version == installed_release():
             reply = _IN_PROCESS.call(fields, body)
         else:
-            python, why = _python_for(release.version)
+            python, why = _python_for(release.version, envs.settings_or_own(settings))
             if python is None:
                 return AssetVerdict(
                     False,

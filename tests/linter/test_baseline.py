@@ -14,21 +14,15 @@ from linter import __version__
 from linter.baseline import Baseline, BaselineWriter, finding_identity, identity, message_key
 from linter.engine import AssetResult
 from linter.findings import Finding, Severity
-from tests.conftest import make_tree, run_cli
+from tests.conftest import BAD_MODALITY, PLACEHOLDER, make_tree, run_cli, small_bucket
 from tests.repo_copy import readme_blocks
 
-BAD_MODALITY = "smartspim_653158_2023-02-01_10-00-00"
-PLACEHOLDER = "HCR_703179_2024-03-24_00-00-00"
-GOOD = "ecephys_123456_2022-12-12_05-06-07"
 NEW_BAD = "ecephys_123456_2022-13-45_05-06-07"
 
 
 @pytest.fixture
 def bucket(tmp_path: Path) -> Path:
-    return make_tree(
-        tmp_path / "bucket",
-        {f"{GOOD}/ecephys/a.bin": "a", f"{BAD_MODALITY}/SPIM/t.txt": "t", f"{PLACEHOLDER}/x": "x", "notes.txt": "n"},
-    )
+    return small_bucket(tmp_path / "bucket")
 
 
 def baseline_schema() -> dict:  # type: ignore[type-arg]

@@ -14,19 +14,12 @@ from pathlib import Path
 import pytest
 
 from linter.terminal import plural, use_color
-from tests.conftest import REPORT_SCHEMA, make_tree, run_cli
-
-GOOD = "ecephys_123456_2022-12-12_05-06-07"
-BAD_MODALITY = "smartspim_653158_2023-02-01_10-00-00"
-PLACEHOLDER = "HCR_703179_2024-03-24_00-00-00"
+from tests.conftest import BAD_MODALITY, GOOD, PLACEHOLDER, REPORT_SCHEMA, run_cli, small_bucket
 
 
 @pytest.fixture
 def bucket(tmp_path: Path) -> Path:
-    return make_tree(
-        tmp_path / "bucket",
-        {f"{GOOD}/ecephys/a.bin": "a", f"{BAD_MODALITY}/SPIM/t.txt": "t", f"{PLACEHOLDER}/x": "x", "notes.txt": "n"},
-    )
+    return small_bucket(tmp_path / "bucket")
 
 
 def check(bucket: Path, *args: str) -> tuple[int, str, str]:
