@@ -90,7 +90,7 @@ def test_the_built_in_rules_that_turn_the_summary_off_are_named_three_and_a_coun
     json_audit(inventory_plan(inventory, rules), [f"s3://{BUCKET}"])
     assert capsys.readouterr().err == (
         "aind-bucket-lint: the inventory summary is off: rules L304 (source-mismatch), M201 (missing-sidecar), "
-        "M202 (invalid-json) and 8 more state no `clears` condition, so every asset is listed and checked "
+        "M202 (invalid-json) and 12 more state no `clears` condition, so every asset is listed and checked "
         "one by one\n"
     )
 
