@@ -260,13 +260,13 @@ def test_one_worker_serves_several_threads_in_order_with_the_next_request_in_its
 
     pool = workers.Pool(Path(sys.executable), "installed", max_workers=1)
     depths: list[int] = []
-    real = workers.Worker.request
+    real = workers.Worker.call  # every request a pool sends goes through Worker.call
 
-    def spy(self: workers.Worker, classes: list[tuple[str, str]], text: str | bytes) -> list[dict[str, Any]]:
+    def spy(self: workers.Worker, *args: Any, **kwargs: Any) -> Any:
         depths.append(self.in_flight)
-        return real(self, classes, text)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(workers.Worker, "request", spy)
+    monkeypatch.setattr(workers.Worker, "call", spy)
 
     def subject_id_input(n: int) -> Any:
         doc = json.dumps({"subject_id": n}).encode() if n % 2 else json.dumps({"subject_id": n})  # bytes and text
