@@ -43,6 +43,8 @@ def asset_verdict(ctx: AssetContext) -> AssetVerdict | None:
 
 
 def _judge(ctx: AssetContext) -> AssetVerdict | None:
+    if ctx.asset.partial:  # a core file the listing lacks may exist: the whole cannot be judged (E901 says why)
+        return None
     documents = []
     for key in _policy(ctx).core_files:
         if not ctx.has(key):
@@ -90,6 +92,7 @@ def _forgiven(verdict: AssetVerdict, answer: ValidatorAnswer) -> bool:
     "error",
     "Upstream's Metadata rejects the asset (or warns about it): a cross-file validator failed.",
     reads_content=True,
+    judges_absence=True,
 )
 def asset_validation(ctx: AssetContext) -> Iterator[Violation]:
     """aind-data-schema's answer to "is this asset's metadata valid" is its ``Metadata`` model,
@@ -150,6 +153,7 @@ def asset_validation(ctx: AssetContext) -> Iterator[Violation]:
     "error",
     "A core file fails validation by the release the asset's Metadata is built with.",
     reads_content=True,
+    judges_absence=True,
 )
 def release_mix(ctx: AssetContext) -> Iterator[Violation]:
     """An asset's files are judged together by one release's ``Metadata`` (see M211). A file that
@@ -191,6 +195,7 @@ def release_mix(ctx: AssetContext) -> Iterator[Violation]:
     "warning",
     "The asset could not be validated as a whole by upstream's Metadata.",
     reads_content=True,
+    judges_absence=True,
 )
 def asset_not_validated(ctx: AssetContext) -> Iterator[Violation]:
     """Said whenever an asset with core files is not judged as a whole (M211), never passed
@@ -275,6 +280,7 @@ def asset_schema_violations(ctx: AssetContext) -> Iterator[Violation]:
     "error",
     "metadata.nd.json disagrees with a root sidecar, or is missing where the convention expects it.",
     reads_content=True,
+    judges_absence=True,
 )
 def record_mismatch(ctx: AssetContext) -> Iterator[Violation]:
     """AIND's indexer writes the asset's whole record (from its database, DocDB) to

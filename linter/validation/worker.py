@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import warnings
 from importlib import metadata
@@ -101,18 +102,25 @@ class Validator:
 
 def _asset_module() -> Any:
     """``asset.py`` from beside this file (the linter itself is not importable in a release's
-    environment), loaded once."""
+    environment), loaded once. Threads judging assets in one process ask for it at the same
+    time: it enters ``sys.modules`` only once executed, under a lock, so no thread sees it
+    half-loaded (a module without ``handle`` yet)."""
     module = sys.modules.get(_ASSET_MODULE)
-    if module is None:
-        path = os.path.join(os.path.dirname(__file__), "asset.py")
-        spec = importlib.util.spec_from_file_location(_ASSET_MODULE, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_ASSET_MODULE] = module
-        spec.loader.exec_module(module)
+    if module is not None:
+        return module
+    with _ASSET_LOCK:
+        module = sys.modules.get(_ASSET_MODULE)
+        if module is None:
+            path = os.path.join(os.path.dirname(__file__), "asset.py")
+            spec = importlib.util.spec_from_file_location(_ASSET_MODULE, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[_ASSET_MODULE] = module
     return module
 
 
+_ASSET_LOCK = threading.Lock()
 _ASSET_MODULE = "aind_bucket_lint_asset_validation"
 
 
