@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from linter.conventions import Convention
 from linter.findings import Finding, Severity, Violation
-from linter.registry import UNREADABLE, Rule, load_rules
+from linter.registry import RULE_CRASHED, UNREADABLE, Rule, load_rules
 
 DEFAULT_SIDECAR_BUDGET = 64 * 1024 * 1024
 
@@ -155,11 +155,12 @@ class RunPlan:
         self, code: str, asset: str | None, path: str | None, message: str, **details: Any
     ) -> Finding | None:
         """The engine's own finding ``code`` (E9xx), or None when the selection turned it off.
-        E901 (something could not be read) is always said, whatever --select/--ignore chose: an
-        unread part must never look like a clean pass."""
+        E901 (something could not be read) and E902 (a rule crashed) are always said, whatever
+        --select/--ignore chose: an unread part or an unfinished rule must never look like a
+        clean pass."""
         rule = self.rules.get(code)
-        if rule is None and code == UNREADABLE:
-            rule = load_rules()[UNREADABLE]
+        if rule is None and code in (UNREADABLE, RULE_CRASHED):
+            rule = load_rules()[code]
         if rule is None:
             return None
         return self.finding(rule, Violation(message, path, details), asset)

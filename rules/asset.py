@@ -33,10 +33,6 @@ def record_file(ctx: AssetContext) -> str:
     return str(ctx.convention.section("metadata").get("record_file", RECORD_FILE))
 
 
-def _not_judged(reason: str) -> AssetVerdict:
-    return AssetVerdict(False, None, "", message=reason)
-
-
 def asset_verdict(ctx: AssetContext) -> AssetVerdict | None:
     """The asset judged as a whole (computed once per asset); None when it has no core file."""
     return ctx.memo(("asset-verdict",), lambda: _judge(ctx))
@@ -50,10 +46,10 @@ def _judge(ctx: AssetContext) -> AssetVerdict | None:
         if not ctx.has(key):
             continue
         doc = ctx.json(key)
-        if doc is None:
-            return _not_judged(f"{key} could not be read")
-        if doc.data is None or doc.text is None:
-            return _not_judged(f"{key} is not a JSON object (M202)")
+        if doc is None or doc.data is None or doc.text is None:
+            # unreadable (E901) or not a JSON object (M202): that error already fails the asset
+            # and says why it cannot be judged as a whole; an M214 would say it twice
+            return None
         version = doc.data.get("schema_version")
         well_formed = isinstance(version, str) and VERSION_RE.match(version) is not None
         documents.append(Document(key, stem(key), version if well_formed else None, doc.text))
@@ -238,7 +234,7 @@ def record_validation(ctx: AssetContext) -> Validation | None:
     version = declared_version(key, data)
     if version.problem is not None:
         return Validation(key, version, None)
-    kind = f"metadata.validation:{key}:{release_table().made}"
+    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}"
     return ctx.by_content(
         key,
         kind,

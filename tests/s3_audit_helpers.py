@@ -17,6 +17,7 @@ from botocore.client import BaseClient
 import linter.sources.s3client as s3_module
 from linter.conventions import load_convention
 from linter.engine import Linter
+from linter.events import TargetFinished
 from linter.findings import AssetResult, Finding
 from linter.plan import RunPlan, S3Settings
 from linter.registry import load_rules, select_rules
@@ -114,18 +115,27 @@ def make_linter(
     convention: str = "aind-open-data",
     ledger: Ledger | None = None,
     s3: Mapping[str, Any] | None = None,
+    prefilter: bool = True,
     **plan: Any,
 ) -> Linter:
     """The engine as the command line builds it, with S3 settings for the test server;
-    ``plan``: more fields of the run plan (inventory, destination)."""
+    ``plan``: more fields of the run plan (inventory, destination); ``prefilter``: let a
+    summarizing source clear assets."""
     rules = select_rules(load_rules(), select, [])
     settings = S3Settings(endpoint_url=server.endpoint_url, region=server.region, **(s3 or {}))
     run_plan = RunPlan(load_convention(convention), rules, jobs=jobs, s3=settings, **plan)
-    return Linter(run_plan, ledger=ledger)
+    return Linter(run_plan, ledger=ledger, prefilter=prefilter)
 
 
 def run_linter(linter: Linter, target: str) -> list[AssetResult]:
     return list(linter.lint_target(target))
+
+
+def run_events(linter: Linter, target: str) -> tuple[list[AssetResult], TargetFinished]:
+    """The target's asset results, and the event that ends it."""
+    *events, finished = linter.run_target(target)
+    assert isinstance(finished, TargetFinished)
+    return [e for e in events if isinstance(e, AssetResult)], finished
 
 
 def findings_of(results: list[AssetResult]) -> list[Finding]:

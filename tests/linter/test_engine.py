@@ -53,9 +53,23 @@ def install_plugin(tmp_path: Path) -> dict[str, str]:
 
 
 def test_plugin_rules_load_and_a_crash_becomes_e902(tmp_path: Path) -> None:
+    """E902 is said even when the selection leaves it out: a rule that did not finish is never a
+    clean pass."""
     env = install_plugin(tmp_path)
     bucket = make_tree(tmp_path / "b", {"ecephys_1_2022-12-12_05-06-07/a": "a", "ecephys_2_2022-12-12_05-06-07/a": "a"})
-    cmd = [sys.executable, "-m", "linter", "check", str(bucket), "--select", "X5,E9", "--format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "linter",
+        "check",
+        str(bucket),
+        "--select",
+        "X5",
+        "--ignore",
+        "E902",
+        "--format",
+        "json",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     assert res.returncode == 1, res.stderr
     findings = [(f["rule"], f["asset"], f["message"]) for f in json.loads(res.stdout)["findings"]]

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.faultproxy import FaultProxy
 from tests.linter.sources.test_inventory import write_inventory
-from tests.s3_audit_helpers import findings_of, make_linter, put_files, run_linter
+from tests.s3_audit_helpers import findings_of, make_linter, put_files, run_events
 from tests.s3_fixtures import BucketHandle
 from tests.s3server import SeaweedServer
 from tests.store_writers import real_stores
@@ -91,9 +91,11 @@ def test_the_inventory_summary_clears_the_assets_without_stores(
 ) -> None:
     manifest, _ = write_inventory(s3_bucket.client, stored, tmp_path, versions=False)
     linter = make_linter(aws_env, ["Z", "N", "L301", "L302", "L303"], inventory=str(manifest))
-    summarized = findings_of(run_linter(linter, f"s3://{stored}"))
-    assert linter.cleared == 1  # the asset without a store never reaches Python
-    linter = make_linter(aws_env, ["Z", "N", "L301", "L302", "L303"], inventory=str(manifest))
-    linter.prefilter = False
-    assert findings_of(run_linter(linter, f"s3://{stored}")) == summarized
+    results, finished = run_events(linter, f"s3://{stored}")
+    summarized = findings_of(results)
+    assert finished.cleared == 1  # the asset without a store never reaches Python
+    linter = make_linter(aws_env, ["Z", "N", "L301", "L302", "L303"], inventory=str(manifest), prefilter=False)
+    results, finished = run_events(linter, f"s3://{stored}")
+    assert finished.cleared == 0
+    assert findings_of(results) == summarized
     assert [f.rule for f in summarized if f.rule.startswith("Z")] == []

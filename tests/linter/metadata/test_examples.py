@@ -33,7 +33,6 @@ FUSION = "exaSPIM_674191_2023-09-12_12-37-37_flatfield-correction_2023-11-17_00-
 CRASH = "M203"  # upstream's validate_instrument_acquisition_compatibility crashes on an ExternalDataStream
 
 EXPECTED = [
-    ("M214", BAD),  # not judged as a whole: its quality_control.json is not JSON
     ("M205", f"{BAD}/acquisition.json"),
     ("M209", f"{BAD}/data_description.json"),
     ("M202", f"{BAD}/quality_control.json"),
