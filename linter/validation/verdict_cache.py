@@ -250,6 +250,17 @@ def cache_for(settings: SchemaSettings) -> VerdictCache | None:
         return found
 
 
+def _forget_in_child() -> None:
+    """A forked process (an executor's worker) has its own counters and locks."""
+    global _caches_lock
+    _caches.clear()
+    _caches_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
 @dataclass
 class Lookup:
     """One request's answer looked up: ``reply`` when it was kept; :meth:`keep` keeps a new one."""
