@@ -129,6 +129,18 @@ def test_a_second_check_judges_nothing_and_starts_no_release_worker(
     assert workers._pools == {}
 
 
+def test_verdicts_kept_by_worker_processes_serve_the_next_run(
+    bucket: Path, cache: Path, watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache folder and the switch travel in the plan: the processes executor's workers
+    judge and keep; a threads run after it judges nothing."""
+    first = check(bucket, cache, monkeypatch, "--executor", "processes", "--jobs", "2")
+    assert len(entries(cache)) >= 3  # written by the worker processes (this process judged nothing)
+    assert "worker-request" not in watch.calls
+    assert check(bucket, cache, monkeypatch, "--executor", "threads") == first
+    assert watch.calls == {}
+
+
 def test_no_cache_judges_again_and_keeps_nothing(
     bucket: Path, cache: Path, watch: Watch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
