@@ -160,7 +160,10 @@ class VerdictCache:
 
     def put(self, key: str, reply: Any, **about: Any) -> None:
         """Keep ``reply`` under ``key`` (``about``: what it is, for whoever reads the file)."""
-        data = json.dumps({"format": FORMAT, "key": key, **about, "reply": reply}, separators=(",", ":")).encode()
+        try:
+            data = json.dumps({"format": FORMAT, "key": key, **about, "reply": reply}, separators=(",", ":")).encode()
+        except (TypeError, ValueError):  # pragma: no cover (replies are JSON: a worker's, or made like one)
+            return
         path = self.path(key)
         tmp: str | None = None
         try:

@@ -415,8 +415,8 @@ class Pool:
         with self._zygote_lock:
             for attempt in (1, 2):
                 try:
-                    missing = sorted(need - self._zygote.loaded) if self._zygote is not None else [None]
-                    if missing:  # seconds to tens of seconds (a 1.x release's CCF unions): said on the progress line
+                    if self._zygote is None or not need <= self._zygote.loaded:
+                        # seconds to tens of seconds (a 1.x release's CCF unions): said on the progress line
                         with busy(f"importing aind-data-schema {self.release} models"):
                             if self._zygote is None:
                                 if self.closed:
