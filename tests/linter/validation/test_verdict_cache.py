@@ -141,6 +141,29 @@ def test_verdicts_kept_by_worker_processes_serve_the_next_run(
     assert watch.calls == {}
 
 
+def test_the_pre_commit_hook_on_unchanged_files_judges_nothing(
+    bucket: Path, cache: Path, watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(bucket.parent)
+    files = [f"bucket/{RAW}/processing.json", f"bucket/{HCR}/subject.json"]
+
+    def hook(*args: str) -> str:
+        validation.reset()
+        monkeypatch.setattr(work, "VERDICTS", ContentVerdicts())
+        options = ["--format", "json", "--bucket-root", "bucket", "--schema-cache", str(cache), *args]
+        result = run_cli("hook", *options, *files)
+        assert result.code == 1, result.err
+        return json.dumps(result.json()["findings"])
+
+    first = hook()
+    assert watch.calls["worker-request"] == 1
+    watch.reset()
+    assert hook() == first
+    assert watch.calls == {}
+    assert hook("--no-cache") == first
+    assert watch.calls["worker-request"] == 1
+
+
 def test_no_cache_judges_again_and_keeps_nothing(
     bucket: Path, cache: Path, watch: Watch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
