@@ -5,6 +5,12 @@ Shown only when stderr is a terminal (never in logs, pipes or CI captures) and n
 ``--quiet``; redrawn in place at most a few times a second, cut to the terminal's width (so it
 never wraps into a second line that ``\\r`` cannot erase), and erased at the end, so the report
 on stdout and the diagnostics on stderr stay clean.
+
+While something holds the assets up for seconds (a release environment being prepared, a
+release's models being imported), whichever thread does it says so through :func:`busy`, and
+the line starts with it (``importing aind-data-schema 1.4.0 models… | 42% ...``) until it ends.
+Only what this process does is shown: the workers of ``--executor processes`` or ``dask`` keep
+theirs to themselves.
 """
 
 from __future__ import annotations
