@@ -312,6 +312,7 @@ class Audit:
 
     def run(self, targets: Sequence[str]) -> Outcome:
         linter = Linter(self.plan, ledger=self.ledger)
+        self.progress.watch()  # a release being prepared or its models imported: the line says so
         try:
             self.reporter.start(RunHeader(tuple(targets), self.plan.convention.name, self.started_at))
             failure: Exception | None = None
@@ -329,6 +330,7 @@ class Audit:
             if failure is not None:
                 raise IncompleteAudit(failure)
         finally:
+            self.progress.unwatch()
             self.progress.close()
             linter.close()
         return self.outcome

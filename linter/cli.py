@@ -170,6 +170,12 @@ def add_check_options(p: argparse.ArgumentParser, report: bool = True) -> None:
         help="folder of the prepared aind-data-schema releases "
         "(default $AIND_BUCKET_LINT_CACHE, config schema-cache, ~/.cache/aind-bucket-lint)",
     )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the verdict cache (the releases' verdicts by content, kept in "
+        "the schema cache's verdicts/ folder; also AIND_BUCKET_LINT_NO_CACHE=1)",
+    )
     s3 = p.add_argument_group("S3")
     s3.add_argument("--endpoint-url", metavar="URL", help="an S3-compatible endpoint instead of AWS")
     s3.add_argument("--region", metavar="REGION", help="the bucket's AWS region (default from the AWS config)")
@@ -238,6 +244,7 @@ def audit_options(args: argparse.Namespace) -> AuditOptions:
         no_sign_request=args.no_sign_request,
         offline=args.offline,
         schema_cache=args.schema_cache,
+        no_cache=args.no_cache,
         format=args.format if reporting else None,
         output=args.output if not reporting else None,
         baseline=args.baseline if reporting else None,

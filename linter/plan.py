@@ -58,6 +58,7 @@ class S3Settings:
 
 CACHE_ENV = "AIND_BUCKET_LINT_CACHE"
 OFFLINE_ENV = "AIND_BUCKET_LINT_OFFLINE"
+NO_CACHE_ENV = "AIND_BUCKET_LINT_NO_CACHE"
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -69,9 +70,13 @@ class SchemaSettings:
     machine that is. A worker never reads them from its own environment."""
 
     cache: Path
-    """The cache folder (absolute): ``envs/<release>/`` and uv's cache ``uv/``."""
+    """The cache folder (absolute): ``envs/<release>/``, uv's cache ``uv/`` and the verdict
+    cache ``verdicts/``."""
     offline: bool = False
     """Never download: a release not prepared in ``cache`` is not validated (M204)."""
+    verdicts: bool = True
+    """Keep the releases' verdicts in ``cache``/verdicts and reuse them (``--no-cache``: False;
+    see ``linter.validation.verdict_cache``)."""
 
     @classmethod
     def resolve(
@@ -82,12 +87,15 @@ class SchemaSettings:
         config_cache: str | None = None,
         config_offline: bool | None = None,
         environ: Mapping[str, str] | None = None,
+        no_cache: bool | None = None,
     ) -> SchemaSettings:
         """The settings from what was given, in this order. The cache folder: ``cache``
         (``--schema-cache``), else ``$AIND_BUCKET_LINT_CACHE``, else ``config_cache`` (the config's
         ``schema-cache``), else ``$XDG_CACHE_HOME/aind-bucket-lint`` (``~/.cache/aind-bucket-lint``).
         Offline: ``offline`` (``--offline``), else ``config_offline``, else
-        ``$AIND_BUCKET_LINT_OFFLINE``, else False. ``environ``: default ``os.environ``."""
+        ``$AIND_BUCKET_LINT_OFFLINE``, else False. The verdict cache is used unless ``no_cache``
+        (``--no-cache``), else ``$AIND_BUCKET_LINT_NO_CACHE``, says not. ``environ``: default
+        ``os.environ``."""
         env = os.environ if environ is None else environ
         folder = cache or env.get(CACHE_ENV) or config_cache
         if not folder:
@@ -96,7 +104,9 @@ class SchemaSettings:
             offline = config_offline
         if offline is None:
             offline = env.get(OFFLINE_ENV, "").strip().lower() in _TRUE
-        return cls(Path(os.path.abspath(Path(folder).expanduser())), bool(offline))
+        if no_cache is None:
+            no_cache = env.get(NO_CACHE_ENV, "").strip().lower() in _TRUE
+        return cls(Path(os.path.abspath(Path(folder).expanduser())), bool(offline), not no_cache)
 
 
 @dataclass(frozen=True)

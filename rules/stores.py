@@ -10,6 +10,7 @@ consolidated metadata (one GET), or without it the root's metadata and each arra
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from linter.sources import TooLarge
 from linter.stores import HDF5_SIGNATURE, find_stores
 from linter.stores import judge as z
 from linter.stores.judge import Fetched, Limits, Problem, StoreVerdict, ValidatorUnavailable
+from linter.validation import verdict_cache
 
 DEFAULT_MAX_METADATA_BYTES = 16 * 1024 * 1024
 NO_STORE = "NOT store_hint"
@@ -59,13 +61,24 @@ def _judge(ctx: AssetContext) -> AssetStores:
     def validate(version: str, what: str, attrs: dict[str, Any]) -> list[str]:
         if unavailable:
             return []
-        from linter.stores.ome import validate_ome  # the models are imported only when a store is met
+        from linter.stores.ome import validate_ome, validator_version  # the models: only when a store is met
 
+        # the models' answer kept by an earlier run on the same attributes (the verdict cache):
+        # they are not even imported
+        models = validator_version()
+        body = json.dumps(attrs, sort_keys=True, separators=(",", ":"), default=str)
+        runner = f"local:ome-zarr-models {models}"
+        kept = verdict_cache.lookup(ctx.schemas, "ome", version, runner, {"what": what}, body)
+        if models is not None and isinstance(kept.reply, list) and all(isinstance(m, str) for m in kept.reply):
+            return kept.reply
         try:
-            return validate_ome(version, what, attrs)
+            complaints = validate_ome(version, what, attrs)
         except ValidatorUnavailable as exc:
             unavailable.append(str(exc))
             return []
+        if models is not None:
+            kept.keep(complaints)
+        return complaints
 
     stores, nwb_files = find_stores(list(objects))
     verdicts = []

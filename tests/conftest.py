@@ -18,7 +18,7 @@ from linter.cli import main
 from linter.conventions import load_convention
 from linter.engine import Linter
 from linter.findings import Finding
-from linter.plan import RunPlan
+from linter.plan import NO_CACHE_ENV, RunPlan
 from linter.registry import load_rules, select_rules
 from tests.fixtures import write_files
 
@@ -141,6 +141,15 @@ def cli() -> Callable[..., CliResult]:
 @pytest.fixture(scope="session")
 def report_schema() -> jsonschema.Draft202012Validator:
     return REPORT_SCHEMA
+
+
+@pytest.fixture(autouse=True)
+def _no_verdict_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test judges its files anew: a verdict kept in the shared schema cache by an earlier
+    test or run would hide what validation does (which worker starts, what it answers). The
+    tests of the verdict cache turn it back on (tests/linter/validation/test_verdict_cache.py);
+    the variable reaches the linters that tests start as subprocesses too."""
+    monkeypatch.setenv(NO_CACHE_ENV, "1")
 
 
 @pytest.fixture(autouse=True)

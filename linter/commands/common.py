@@ -55,6 +55,7 @@ class AuditOptions:
     no_sign_request: bool = False
     offline: bool | None = None
     schema_cache: str | None = None
+    no_cache: bool = False
     # how to report and fail (check and hook only)
     format: str | None = None
     output: str | None = None
@@ -164,6 +165,7 @@ def schema_settings(given: AuditOptions, config: Config) -> SchemaSettings:
         given.offline,
         config_cache=config_schema_cache(config),
         config_offline=config.get("offline"),
+        no_cache=True if given.no_cache else None,
     )
 
 

@@ -47,8 +47,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from linter.plan import SchemaSettings
+from linter.progress import busy
 from linter.sidecar_json import json_path
-from linter.validation import envs, update, workers
+from linter.validation import envs, update, verdict_cache, workers
 from linter.validation.releases import Resolution, table
 from linter.validation.worker import Validator
 
@@ -118,7 +119,11 @@ class _Local:
         with self._lock:
             if self._validator is None:
                 self._validator = Validator()
-        return self._validator.handle({"classes": classes, "text": text})["results"]  # type: ignore[no-any-return]
+        validator = self._validator
+        if all(tuple(c) in validator.models for c in classes):
+            return validator.handle({"classes": classes, "text": text})["results"]  # type: ignore[no-any-return]
+        with busy(f"importing aind-data-schema {installed_release()} models"):  # seconds: said on the progress line
+            return validator.handle({"classes": classes, "text": text})["results"]  # type: ignore[no-any-return]
 
 
 _LOCAL = _Local()
@@ -222,13 +227,21 @@ def validate(
         return _unknown(res, settings)
     installed = installed_release()
     current = table(settings)
-    if installed is not None and installed in res.declared_by and installed in current.releases:
-        release = current.releases[installed]
-        pairs = release.classes(stem, version, res.named or None)
+    local = installed is not None and installed in res.declared_by and installed in current.releases
+    release = current.releases[installed] if local and installed is not None else res.release
+    pairs = release.classes(stem, version, res.named or None) if local else list(res.classes)
+    # a verdict kept by an earlier run (or another process) on the same bytes, release and linter:
+    # nothing is prepared, imported or started for it
+    runner = verdict_cache.runner(release, local)
+    kept = verdict_cache.lookup(settings, "file", release.version, runner, {"classes": pairs}, raw)
+    if kept.hit:
+        try:
+            return _verdict(stem, version, release.version, res.declared_by, kept.reply, data)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            pass  # an entry of another shape: judged again, and kept anew
+    if local:
         results = _LOCAL.handle(pairs, text)
     else:
-        release = res.release
-        pairs = list(res.classes)
         python, why = _python_for(release.version, settings)
         base = Verdict(
             "unavailable",
@@ -250,7 +263,8 @@ def validate(
             else:
                 raise workers.WorkerError(f"the workers of aind-data-schema {release.version} kept being closed")
         except (workers.WorkerError, OSError, ValueError) as exc:
-            return _replace(base, message=str(exc))
+            return _replace(base, message=str(exc))  # not kept: the next run tries again
+    kept.keep(results)
     return _verdict(stem, version, release.version, res.declared_by, results, data)
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from linter.plan import SchemaSettings
-from linter.validation import _python_for, envs, installed_release, workers
+from linter.progress import busy
+from linter.validation import _python_for, envs, installed_release, verdict_cache, workers
 from linter.validation.releases import Release, table, version_key
 from linter.validation.worker import Validator, _asset_module
 
@@ -170,7 +171,11 @@ class _InProcess(logging.Filter):
         with self._lock:
             if self._validator is None:
                 self._validator = Validator()
-        self._validator.model(*fields["asset"]["metadata"])  # its modules' loggers exist from now on
+        meta = tuple(fields["asset"]["metadata"])
+        if meta not in self._validator.models:  # seconds: said on the progress line
+            with busy(f"importing aind-data-schema {installed_release()} models"):
+                self._validator.model(*meta)
+        self._validator.model(*meta)  # its modules' loggers exist from now on
         self._watch_loggers()
         self._judging.active = True
         try:
@@ -228,11 +233,22 @@ def validate_asset(
         },
     }
     body = b"".join(bodies)
+    settings = envs.settings_or_own(settings)
+    local = release.version == installed_release()
+    # the asset's verdict kept by an earlier run: the same files in the same order, the same
+    # name, location and release, the same linter; nothing is imported or started for it
+    runner = verdict_cache.runner(release, local)
+    kept = verdict_cache.lookup(settings, "asset", release.version, runner, fields, body)
+    if kept.hit:
+        try:
+            return _verdict(release.version, choice.basis, documents, sent, kept.reply)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            pass  # an entry of another shape: judged again, and kept anew
     try:
-        if release.version == installed_release():
+        if local:
             reply = _IN_PROCESS.call(fields, body)
         else:
-            python, why = _python_for(release.version, envs.settings_or_own(settings))
+            python, why = _python_for(release.version, settings)
             if python is None:
                 return AssetVerdict(
                     False,
@@ -246,6 +262,7 @@ def validate_asset(
             reply = _call(release.version, python, need, fields, body)
     except (workers.WorkerError, OSError, ValueError) as exc:
         return AssetVerdict(False, release.version, choice.basis, message=str(exc), cacheable=False)
+    kept.keep(reply["asset"])
     return _verdict(release.version, choice.basis, documents, sent, reply["asset"])
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from linter.plan import CACHE_ENV as CACHE_ENV  # the environment variables, read by SchemaSettings.resolve
 from linter.plan import OFFLINE_ENV as OFFLINE_ENV
 from linter.plan import SchemaSettings
+from linter.progress import busy
 from linter.validation.releases import Release, table, version_key
 
 MARKER = "aind-bucket-lint.json"
@@ -183,10 +184,11 @@ def prepare(release: Release, settings: SchemaSettings | None = None) -> Path:
             shutil.rmtree(env)
         uv = _uv()
         try:
-            _run([uv, "venv", "--quiet", "--python", sys.executable, str(env)], settings)
-            # Bytecode now, not in every worker's first import (aind-data-schema-models is large).
-            install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python_of(env))]
-            _run([*install, *release.requirements()], settings)
+            with busy(f"preparing aind-data-schema {release.version}"):
+                _run([uv, "venv", "--quiet", "--python", sys.executable, str(env)], settings)
+                # Bytecode now, not in every worker's first import (aind-data-schema-models is large).
+                install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python_of(env))]
+                _run([*install, *release.requirements()], settings)
         except PrepareError as exc:
             shutil.rmtree(env, ignore_errors=True)
             if settings.offline:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from linter.machine import cores
+from linter.progress import busy
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 MAX_WORKERS_ENV = "AIND_BUCKET_LINT_SCHEMA_WORKERS"
@@ -414,13 +415,16 @@ class Pool:
         with self._zygote_lock:
             for attempt in (1, 2):
                 try:
-                    if self._zygote is None:
-                        if self.closed:
-                            raise PoolClosed(self.release)
-                        self._zygote = Zygote(self.python, self.release)
-                    missing = sorted(need - self._zygote.loaded)
-                    if missing:
-                        self._zygote.load(missing)
+                    if self._zygote is None or not need <= self._zygote.loaded:
+                        # seconds to tens of seconds (a 1.x release's CCF unions): said on the progress line
+                        with busy(f"importing aind-data-schema {self.release} models"):
+                            if self._zygote is None:
+                                if self.closed:
+                                    raise PoolClosed(self.release)
+                                self._zygote = Zygote(self.python, self.release)
+                            missing = sorted(need - self._zygote.loaded)
+                            if missing:
+                                self._zygote.load(missing)
                     worker = self._zygote.fork()
                     self.startup_seconds = max(self.startup_seconds, self.zygote_seconds)
                     return worker

@@ -10,7 +10,7 @@ import pytest
 from linter.commands.common import AuditOptions, build_plan
 from linter.config import Config
 from linter.conventions import load_convention
-from linter.plan import CACHE_ENV, OFFLINE_ENV, RunPlan, SchemaSettings
+from linter.plan import CACHE_ENV, NO_CACHE_ENV, OFFLINE_ENV, RunPlan, SchemaSettings
 from linter.registry import load_rules
 
 
@@ -51,11 +51,35 @@ def test_offline_is_the_option_else_the_config_else_the_environment() -> None:
     ]
 
 
+def test_the_verdict_cache_is_on_unless_the_option_or_the_environment_says_not() -> None:
+    resolve = SchemaSettings.resolve
+    on, off = {NO_CACHE_ENV: "0"}, {NO_CACHE_ENV: "1"}
+    assert [resolve(environ={}).verdicts, resolve(environ=on).verdicts, resolve(environ=off).verdicts] == [
+        True,
+        True,
+        False,
+    ]
+    assert [resolve(no_cache=True, environ=on).verdicts, resolve(no_cache=False, environ=off).verdicts] == [
+        False,
+        True,
+    ]
+
+
+def test_no_cache_on_the_command_line_goes_into_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(NO_CACHE_ENV, raising=False)
+    convention = load_convention("aind-open-data")
+    config = Config(None, {})
+    assert build_plan(["bucket"], AuditOptions(), config, convention).schemas.verdicts is True
+    plan = build_plan(["bucket"], AuditOptions(no_cache=True), config, convention)
+    assert pickle.loads(pickle.dumps(plan)).schemas.verdicts is False
+
+
 def test_the_command_line_and_config_fill_the_plan_and_it_pickles_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "driver-env"))
     monkeypatch.setenv(OFFLINE_ENV, "0")
+    monkeypatch.delenv(NO_CACHE_ENV, raising=False)
     config = Config(tmp_path / ".aind-bucket-lint.yaml", {"schema-cache": "shared/cache", "offline": True})
     convention = load_convention("aind-open-data")
     plan = build_plan(["bucket"], AuditOptions(schema_cache=str(tmp_path / "opt")), config, convention)
@@ -75,6 +99,7 @@ def test_a_plan_made_without_schema_settings_takes_the_environment_when_it_is_ma
 ) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "first"))
     monkeypatch.setenv(OFFLINE_ENV, "1")
+    monkeypatch.delenv(NO_CACHE_ENV, raising=False)
     plan = RunPlan(load_convention("aind-open-data"), load_rules())
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "second"))
     monkeypatch.setenv(OFFLINE_ENV, "0")
