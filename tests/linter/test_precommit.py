@@ -5,6 +5,7 @@ repositories."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -293,6 +294,9 @@ def test_hook_staged_lints_the_staged_assets_with_paths_from_the_repository_root
     git("add", "-A", cwd=data_repo)
     expected = [
         "bucket/notes.txt: L302 [warning] file 'notes.txt' at the target root belongs to no asset",
+        f"bucket/{RAW}/data_description.json: M211 [warning] validate_expected_files_by_modality (aind-data-schema "
+        "2.9.2 Metadata) warns: Metadata missing required file: procedures [files: data_description.json, "
+        "subject.json, processing.json, acquisition.json, instrument.json]",
         f"bucket/{RAW}/procedures.json: M201 [error] required sidecar procedures.json is missing (set 'published')",
         f"bucket/{RAW}/subject.json: M208 [error] subject.json subject_id '123465' differs from the name's "
         "subject id '123456'",
@@ -301,7 +305,7 @@ def test_hook_staged_lints_the_staged_assets_with_paths_from_the_repository_root
     res = run_cli("hook", "--staged")
     assert (res.code, res.out.splitlines()[:-1], res.err) == (1, expected, "")
     assert re.fullmatch(
-        r"1 assets?, 6 objects?: 3 findings? .*", res.out.splitlines()[-1]
+        r"1 assets?, 6 objects?: 4 findings? .*", res.out.splitlines()[-1]
     )  # the good one is not linted
     # from a folder below the root, the same files and the same paths
     monkeypatch.chdir(data_repo / "bucket")
@@ -311,7 +315,8 @@ def test_hook_staged_lints_the_staged_assets_with_paths_from_the_repository_root
     monkeypatch.chdir(data_repo)
     doc = run_cli("hook", "--staged", "--format", "json").json()
     assert doc["target"] == ["bucket"]
-    assert [f["path"] for f in doc["findings"]] == ["notes.txt", f"{RAW}/procedures.json", f"{RAW}/subject.json"]
+    paths = ["notes.txt", f"{RAW}/data_description.json", f"{RAW}/procedures.json", f"{RAW}/subject.json"]
+    assert [f["path"] for f in doc["findings"]] == paths
 
 
 def test_hook_staged_outside_a_git_repository_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -351,14 +356,19 @@ def test_a_commit_larger_than_pre_commits_split_reports_each_finding_once(
     in several runs; every finding and the summary still appear exactly once."""
     from pre_commit.xargs import partition
 
-    chunks = {f"ecephys/ecephys_compressed/experiment1.zarr/traces_seg0/{i}.0": "c" for i in range(3000)}
+    store = "ecephys/ecephys_compressed/experiment1.zarr"
+    chunks = {f"{store}/traces_seg0/{i}.0": "c" for i in range(3000)}
+    # a sound Zarr v2 store (Z5xx finds nothing): a group and one array whose grid holds the chunks
+    zarray = {"zarr_format": 2, "shape": [3000, 1], "chunks": [1, 1], "dtype": "<i2", "compressor": None,
+              "fill_value": 0, "order": "C", "filters": None}  # fmt: skip
+    chunks |= {f"{store}/.zgroup": '{"zarr_format": 2}', f"{store}/traces_seg0/.zarray": json.dumps(zarray)}
     make_asset(data_repo / "bucket", RAW, sidecars={"subject.json": subject_v2("123465")}, drop=["procedures.json"],
                data=chunks)  # fmt: skip
     make_tree(data_repo, {".aind-bucket-lint.yaml": "bucket-root: bucket\n"})
     env = installed_hook(hook_repo, data_repo, tmp_path / "pre-commit-home")
     git("add", "-A", cwd=data_repo)
     staged = staged_files(data_repo)
-    assert len(staged) == 3000 + 5 + 2  # the chunks, five sidecars, the two config files
+    assert len(staged) == 3000 + 2 + 5 + 2  # the chunks, the store's metadata, five sidecars, two config files
     runs = partition(("aind-bucket-lint", "hook"), tuple(sorted(staged)), 1)
     assert len(runs) >= 2  # pre-commit's own split would give the asset's files to several runs
 
@@ -369,12 +379,15 @@ def test_a_commit_larger_than_pre_commits_split_reports_each_finding_once(
     assert "aind-bucket-lint" in out and "Failed" in out
     lines = finding_lines(out)
     assert lines == [
+        f"bucket/{RAW}/data_description.json: M211 [warning] validate_expected_files_by_modality (aind-data-schema "
+        "2.9.2 Metadata) warns: Metadata missing required file: procedures [files: data_description.json, "
+        "subject.json, processing.json, acquisition.json, instrument.json]",
         f"bucket/{RAW}/procedures.json: M201 [error] required sidecar procedures.json is missing (set 'published')",
         f"bucket/{RAW}/subject.json: M208 [error] subject.json subject_id '123465' differs from the name's "
         "subject id '123456'",
     ]
     summaries = [line for line in out.splitlines() if re.match(r"\d+ assets?, \d+ objects?: ", line)]
-    assert summaries == [summaries[0]] and re.match(r"1 assets?, 3005 objects?: 2 findings?", summaries[0])
+    assert summaries == [summaries[0]] and re.match(r"1 assets?, 3007 objects?: 3 findings?", summaries[0])
     assert git("rev-list", "--all", cwd=data_repo) == ""  # the commit was refused
     # with the findings fixed, the same large commit goes through
     make_asset(data_repo / "bucket", RAW)
