@@ -197,22 +197,28 @@ def _replay(
     return requests
 
 
-def fast_floor(endpoint: str, bucket: str, jobs: int, get_keys: list[str]) -> dict[str, Any]:
-    """(a*): the same requests as (a), made with obstore (Rust, object_store) and the same threads."""
-    import obstore as obs
+def obstore_bucket(endpoint: str, bucket: str, connections: int) -> Any:
+    """An obstore S3Store of the test server's ``bucket`` (admin credentials, plain HTTP)."""
     from obstore.store import S3Store
 
     from tests.s3server import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 
-    store = S3Store(
+    return S3Store(
         bucket,
         endpoint=endpoint,
         region="us-east-1",
         access_key_id=ADMIN_ACCESS_KEY,
         secret_access_key=ADMIN_SECRET_KEY,
         virtual_hosted_style_request=False,
-        client_options={"allow_http": True, "pool_max_idle_per_host": str(jobs + 4)},
+        client_options={"allow_http": True, "pool_max_idle_per_host": str(connections)},
     )
+
+
+def fast_floor(endpoint: str, bucket: str, jobs: int, get_keys: list[str]) -> dict[str, Any]:
+    """(a*): the same requests as (a), made with obstore (Rust, object_store) and the same threads."""
+    import obstore as obs
+
+    store = obstore_bucket(endpoint, bucket, jobs + 4)
     obs.list_with_delimiter(store, "warm")  # connect once before the clock starts
     requests: Counter[str] = Counter()
     began = time.perf_counter()

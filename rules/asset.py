@@ -15,47 +15,12 @@ from typing import Any
 
 from linter.context import AssetContext
 from linter.findings import Severity, Violation
-from linter.metadata import Validation, declared_version, stem
-from linter.metadata.versions import VERSION_RE
+from linter.metadata import stem
 from linter.registry import rule
 from linter.sidecar_json import json_path
-from linter.validation import table as release_table
-from linter.validation import validate
-from linter.validation.asset_verdict import AssetVerdict, Document, ValidatorAnswer, validate_asset
-from rules.metadata import _policy, schema_errors, validation
+from rules.sidecars import asset_verdict, policy_of, record_file, record_validation, validation
 
-RECORD_FILE = "metadata.nd.json"
 MAX_DIFFERENCES = 5
-
-
-def record_file(ctx: AssetContext) -> str:
-    """The record's key at the asset root (the convention's ``metadata.record_file``)."""
-    return str(ctx.convention.section("metadata").get("record_file", RECORD_FILE))
-
-
-def asset_verdict(ctx: AssetContext) -> AssetVerdict | None:
-    """The asset judged as a whole (computed once per asset); None when it has no core file."""
-    return ctx.memo(("asset-verdict",), lambda: _judge(ctx))
-
-
-def _judge(ctx: AssetContext) -> AssetVerdict | None:
-    if ctx.asset.partial:  # a core file the listing lacks may exist: the whole cannot be judged (E901 says why)
-        return None
-    documents = []
-    for key in _policy(ctx).core_files:
-        if not ctx.has(key):
-            continue
-        doc = ctx.json(key)
-        if doc is None or doc.data is None or doc.text is None:
-            # unreadable (E901) or not a JSON object (M202): that error already fails the asset
-            # and says why it cannot be judged as a whole; an M214 would say it twice
-            return None
-        version = doc.data.get("schema_version")
-        well_formed = isinstance(version, str) and VERSION_RE.match(version) is not None
-        documents.append(Document(key, stem(key), version if well_formed else None, doc.text))
-    if not documents:
-        return None
-    return validate_asset(ctx.name, f"{ctx.target.label.rstrip('/')}/{ctx.name}", documents, ctx.schemas)
 
 
 def _alone(ctx: AssetContext, key: str) -> str:
@@ -74,12 +39,6 @@ def _alone(ctx: AssetContext, key: str) -> str:
 
 def _where(ctx: AssetContext, files: tuple[str, ...]) -> str:
     return ctx.path(files[0]) if files else ctx.name
-
-
-def _forgiven(verdict: AssetVerdict, answer: ValidatorAnswer) -> bool:
-    """A crash caused by a file that entered unvalidated: that file's own finding says it."""
-    bad = verdict.unvalidated
-    return answer.crash_in in bad if answer.crash_in is not None else bool(bad & set(answer.files))
 
 
 @rule(
@@ -223,53 +182,6 @@ def asset_not_validated(ctx: AssetContext) -> Iterator[Violation]:
         )
 
 
-def record_validation(ctx: AssetContext) -> Validation | None:
-    """``metadata.nd.json`` validated by the ``Metadata`` of the version it declares (once per
-    content); None when absent or not a JSON object."""
-    key = record_file(ctx)
-    doc = ctx.json(key) if ctx.has(key) else None
-    if doc is None or doc.data is None:
-        return None
-    data, text = doc.data, doc.text
-    version = declared_version(key, data)
-    if version.problem is not None:
-        return Validation(key, version, None)
-    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}"
-    return ctx.by_content(
-        key,
-        kind,
-        lambda: Validation(key, version, validate("metadata", version.declared, text or "", data, ctx.schemas)),
-    )
-
-
-def asset_schema_violations(ctx: AssetContext) -> Iterator[Violation]:
-    """M203's asset-level part: ``metadata.nd.json`` reported as a sidecar is, and each
-    ``Metadata`` validator that crashed on valid files."""
-    record = record_validation(ctx)
-    if record is not None:
-        yield from schema_errors(ctx, record.key, record)
-    verdict = asset_verdict(ctx)
-    if verdict is None or not verdict.judged:
-        return
-    for answer in verdict.validators:
-        if answer.outcome != "crashed" or _forgiven(verdict, answer):
-            continue
-        key = answer.crash_in or (answer.files[0] if answer.files else None)
-        files = ", ".join(answer.files) or "no core file"
-        yield Violation(
-            f"$: {answer.name} of {verdict.schema} raised {answer.message} on files that are valid [files: {files}]",
-            ctx.path(key) if key else ctx.name,
-            {
-                "json_path": "$",
-                "error": "validator_error",
-                "schema": verdict.schema,
-                "validator": answer.name,
-                "files": list(answer.files),
-                "basis": verdict.basis,
-            },
-        )
-
-
 @rule(
     "M212",
     "record-mismatch",
@@ -305,7 +217,7 @@ def record_mismatch(ctx: AssetContext) -> Iterator[Violation]:
     record = doc.data if doc is not None else None
     if record is None:
         return  # unreadable or not a JSON object: M202's
-    for sidecar in _policy(ctx).core_files:
+    for sidecar in policy_of(ctx).core_files:
         field = stem(sidecar)
         if field not in record:
             continue  # the record's Metadata has no such field (a 2.x record has no rig)

@@ -13,25 +13,18 @@ from typing import Any
 from linter.context import AssetContext, JsonDocument
 from linter.findings import Severity, Violation
 from linter.metadata import (
-    MetadataPolicy,
-    Validation,
     creation_moment,
     data_level,
     declared_version,
     modalities,
-    policy,
     source_names,
-    validate_sidecar,
 )
 from linter.names import is_asset_folder
 from linter.registry import rule
 from linter.validation import table as release_table
+from rules.sidecars import asset_schema_violations, policy_of, schema_errors, validation
 
 DATA_DESCRIPTION = "data_description.json"
-
-
-def _policy(ctx: AssetContext) -> MetadataPolicy:
-    return policy(ctx.convention)
 
 
 def _object(ctx: AssetContext, key: str) -> dict[str, Any] | None:
@@ -41,25 +34,11 @@ def _object(ctx: AssetContext, key: str) -> dict[str, Any] | None:
 
 
 def _present_documents(ctx: AssetContext) -> Iterator[tuple[str, JsonDocument]]:
-    for key in _policy(ctx).sidecar_files:
+    for key in policy_of(ctx).sidecar_files:
         if ctx.has(key):
             doc = ctx.json(key)
             if doc is not None:
                 yield key, doc
-
-
-def validation(ctx: AssetContext, key: str) -> Validation | None:
-    """The sidecar's validation by the release declaring its version, computed once per asset."""
-    doc = ctx.json(key)
-    if doc is None or doc.data is None:
-        return None
-    data, text = doc.data, doc.text
-    # the same bytes validate the same way whichever asset holds them: once per content (and per
-    # release table content: a table that gained releases may judge them by another release); a
-    # verdict that could not be reached (release not prepared) is not kept
-    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}"
-    pol = _policy(ctx)
-    return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, ctx.schemas, pol))
 
 
 def _level(ctx: AssetContext) -> str:
@@ -102,7 +81,7 @@ def missing_sidecar(ctx: AssetContext) -> Iterator[Violation]:
 
     One finding per missing file, or per group of which none is present.
     """
-    pol = _policy(ctx)
+    pol = policy_of(ctx)
     required = pol.required
     if required is None:
         return
@@ -184,34 +163,7 @@ def schema_violation(ctx: AssetContext) -> Iterator[Violation]:
     """
     for key, _doc in _present_documents(ctx):
         yield from schema_errors(ctx, key, validation(ctx, key))
-    from rules.asset import asset_schema_violations  # rules.asset imports this module
-
     yield from asset_schema_violations(ctx)
-
-
-def schema_errors(ctx: AssetContext, key: str, result: Validation | None) -> Iterator[Violation]:
-    """M203's findings on one validated file."""
-    cap = _policy(ctx).max_errors_per_file
-    if result is not None and not result.skipped and result.errors:
-        declared = result.version.declared
-        for error in result.errors[:cap]:
-            details: dict[str, Any] = {
-                "json_path": error.json_path,
-                "error": error.kind,
-                "schema": result.schema,
-                "schema_version": declared,
-            }
-            if error.value is not None:
-                details["value"] = error.value
-            yield Violation(f"{error.json_path}: {error.message}", ctx.path(key), details)
-        rest = len(result.errors) - cap
-        if rest > 0:
-            yield Violation(
-                f"and {rest} more schema error{'s' if rest != 1 else ''} in {key} "
-                f"(only the first {cap} are listed; see metadata.max_errors_per_file)",
-                ctx.path(key),
-                {"more": rest, "total": len(result.errors), "schema": result.schema, "schema_version": declared},
-            )
 
 
 @rule(
@@ -294,7 +246,7 @@ def conflicting_sidecars(ctx: AssetContext) -> Iterator[Violation]:
     the file it stands for). Both present means two descriptions of the same thing that tools
     will read differently.
     """
-    pol = _policy(ctx)
+    pol = policy_of(ctx)
     root = [key for key in ctx.objects_by_key if "/" not in key]
     for first, second in pol.exclusive_pairs:
         one, other = pol.stored_as(first, root), pol.stored_as(second, root)
@@ -364,7 +316,7 @@ def subject_mismatch(ctx: AssetContext) -> Iterator[Violation]:
     """
     subject = ctx.parsed.subject
     seen: list[tuple[str, str]] = []
-    for key in _policy(ctx).subject_id_files:
+    for key in policy_of(ctx).subject_id_files:
         data = _object(ctx, key)
         value = _subject_id(data) if data else None
         if value is None:
@@ -431,7 +383,7 @@ def misplaced_sidecar(ctx: AssetContext) -> Iterator[Violation]:
     default ``original_metadata/``, where AIND's indexer keeps the files it replaced) and in
     folders that are themselves assets stored inside this one (that is L301's finding).
     """
-    pol = _policy(ctx)
+    pol = policy_of(ctx)
     candidates = []
     for key in sorted(ctx.objects_by_key):
         if "/" in key:

@@ -124,7 +124,7 @@ def test_threads_list_and_check_each_batch_in_one_thread_with_the_same_results(
 def test_a_shared_sidecar_is_validated_once_across_assets_and_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rules.metadata as metadata_rules
+    import rules.sidecars as metadata_rules
     from linter.work import VERDICTS
 
     calls: list[str] = []
