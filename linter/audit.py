@@ -329,6 +329,9 @@ class Audit:
             self.reporter.finish(self.footer())
             if failure is not None:
                 raise IncompleteAudit(failure)
+        except BaseException:  # Ctrl-C, an internal error: the run's workers are not waited for
+            linter.close(abandon=True)
+            raise
         finally:
             self.progress.unwatch()
             self.progress.close()

@@ -34,6 +34,7 @@ from linter.sources import (
     open_source,
 )
 from linter.stores import is_metadata_key
+from linter.validation.workers import stop_all as stop_workers
 from linter.work import VERDICTS, AssetOutcome, Checker, WorkItem, unfinished
 
 if TYPE_CHECKING:
@@ -108,16 +109,22 @@ class Linter:
         # when the run's --timeout runs out (time.monotonic()), or None
         self._deadline = time.monotonic() + plan.timeout if plan.timeout is not None else None
 
-    def close(self) -> None:
+    def close(self, abandon: bool = False) -> None:
+        """Stop the executors; ``abandon``: the run ends on an exception (Ctrl-C, an internal
+        error), so the release workers are stopped first (a thread waiting for one of their
+        replies, e.g. while a 1.x release imports its models for tens of seconds, gets an error
+        at once) and work in flight is not waited for."""
         runners, self._runners = self._runners, {}
+        if abandon:
+            stop_workers()
         for runner in runners.values():
-            runner.close()
+            runner.abandon() if abandon else runner.close()
 
     def __enter__(self) -> Linter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(abandon=exc_type is not None)
 
     def _runner(self, kind: str) -> Runner:
         if kind not in self._runners:

@@ -234,6 +234,11 @@ class Runner:
     def close(self) -> None:
         pass
 
+    def abandon(self) -> None:
+        """The run is ending on an exception (Ctrl-C, an internal error): stop without waiting
+        for work in flight."""
+        self.close()
+
     def __enter__(self) -> Runner:
         return self
 
@@ -290,6 +295,10 @@ class ThreadRunner(Runner):
     def close(self) -> None:
         # after a --timeout, workers still waiting on a stalled request are not waited for
         self.pool.shutdown(wait=not self.abandoned, cancel_futures=True)
+
+    def abandon(self) -> None:
+        self.abandoned = True  # its daemon threads end with the process
+        self.close()
 
 
 class ProcessRunner(Runner):

@@ -256,6 +256,8 @@ class Zygote:
                 env=_child_env(),
                 pass_fds=(theirs.fileno(),),
             )
+            with _started_lock:
+                _started.add(self.proc)
         finally:
             theirs.close()
         self._sock = ours
@@ -338,6 +340,8 @@ class Zygote:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        with _started_lock:
+            _started.discard(self.proc)
         with contextlib.suppress(OSError, ValueError):
             self._sock.close()
             self._replies.close()
@@ -592,18 +596,32 @@ def close_all(kill: bool = False) -> None:
 
 
 _ended = [False]
+_started: set[subprocess.Popen[bytes]] = set()
+"""Every zygote process started and not yet closed (stop_all kills those no pool holds yet)."""
+_started_lock = threading.Lock()
 
 
-def _at_exit() -> None:
-    """The process is ending (normally, after Ctrl-C, a ``--timeout`` or an internal error): every
+def stop_all() -> None:
+    """The run is ending (normally, after Ctrl-C, a ``--timeout`` or an internal error): every
     worker and zygote is stopped now, busy or not, and no new one starts (threads still waiting
-    for a reply get an error). A process that ends without this (a signal, ``os._exit`` in an
-    executor's process) closes the zygotes' channels, and the zygotes kill their workers."""
+    for a reply get an error). Called at exit, and by the engine as soon as a run ends on an
+    exception, before anything waits for its threads. A process that ends without this (a
+    signal, ``os._exit`` in an executor's process) closes the zygotes' channels, and the
+    zygotes kill their workers."""
     _ended[0] = True
     close_all(kill=True)
+    # a zygote still starting (a thread inside Zygote(), its pool not holding it yet) has forked
+    # no worker: it is killed here
+    with _started_lock:
+        starting = list(_started)
+        _started.clear()
+    for proc in starting:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait(timeout=5)
 
 
-atexit.register(_at_exit)
+atexit.register(stop_all)
 
 _inherited: list[Pool] = []
 """A forked child's copies of its parent's pools: never used (their workers' pipes belong to the
@@ -616,6 +634,7 @@ def _forget_pools_in_child() -> None:
     global _pools_lock
     _inherited.extend(_pools.values())
     _pools.clear()
+    _started.clear()  # the parent's zygotes: never this process's to kill
     _credit.clear()
     _floor[0] = 0.0
     _pools_lock = threading.Lock()  # another thread of the parent may have held it

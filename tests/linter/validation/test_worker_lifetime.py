@@ -92,16 +92,14 @@ def test_timeout_leaves_no_worker(bucket: Path) -> None:
     assert survivors(mark) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug (issue 21): since the engine's stream and the audit module landed, a Ctrl-C while "
-    "release workers validate did not end the run within 60 s on a loaded machine; not yet diagnosed",
-)
 def test_ctrl_c_leaves_no_worker(bucket: Path) -> None:
+    """The run ends at once: its threads are not waited for (one may be waiting for a zygote that
+    imports a 1.x release's models for tens of seconds), its workers and zygotes are killed, a
+    zygote still starting included."""
     proc, mark = start(bucket)
     wait_for_workers(mark, proc)
     proc.send_signal(signal.SIGINT)  # the linter alone: its workers are left to it
-    _out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err.decode()
     assert survivors(mark) == []
 
