@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from linter.stores import StoreListing, find_stores
 from linter.stores.judge import Limits, judge_store
 from linter.stores.ome import validate_ome
-from tests.conftest import lint_findings, run_cli
+from tests.conftest import REPO, lint_findings, run_cli
 from tests.fixtures import write_files
 from tests.store_fixtures import nwb_zarr, ome_zarr_v04
 from tests.store_writers import real_stores
@@ -288,3 +290,44 @@ def test_a_data_folder_without_the_expected_cloud_format(tmp_path: Path) -> None
             "SPIM/ holds 1 object and no OME-Zarr: the convention expects OME-Zarr there",
         )
     ]
+
+
+BLOCK_OME_MODELS = """
+import sys
+
+class _NoOmeModels:
+    '''ome-zarr-models not installed (the zarr extra left out): its import fails as it would.'''
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "ome_zarr_models" or name.startswith("ome_zarr_models."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, _NoOmeModels())
+from linter.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_without_the_zarr_extra_an_ome_store_is_not_judged_and_says_so(tmp_path: Path) -> None:
+    """No ome-zarr-models: the OME store is an E901 naming the extra (exit 2), never a clean pass;
+    the NWB-Zarr beside it is still judged (its rules read the JSON themselves)."""
+    write_files(
+        tmp_path,
+        {
+            **{f"{ASSET}/SPIM/image.ome.zarr/{k}": v for k, v in ome_zarr_v04("").items()},
+            **{f"{ASSET}/ecephys/session.nwb.zarr/{k}": v for k, v in nwb_zarr("", never_written=VOLTAGE).items()},
+        },
+    )
+    cmd = [sys.executable, "-c", BLOCK_OME_MODELS, "check", str(tmp_path), "--select", "Z", "--format", "json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
+    assert done.returncode == 2, done.stderr
+    found = [(f["rule"], f["path"], f["message"]) for f in json.loads(done.stdout)["findings"]]
+    assert [f[0] for f in found] == ["E901", "Z502", "Z502"]
+    store = f"{ASSET}/SPIM/image.ome.zarr"
+    assert found[0] == (
+        "E901",
+        store,
+        f"cannot read {store}: OME metadata not judged: ome-zarr-models cannot be imported (No module named "
+        "'ome_zarr_models'); pip install 'aind-bucket-lint[zarr]'",
+    )
