@@ -93,10 +93,13 @@ def rule(
     An ``asset`` rule is called as ``func(ctx: AssetContext)`` once per asset; a ``target``
     rule as ``func(ctx: TargetContext)`` once per target. Both yield ``Violation``.
 
-    ``reads_content`` marks a rule that reads objects' bytes (sidecars) through the context.
-    Its findings depend only on the listing and on the asset's root-level objects, so the
-    engine may reuse them from a verdict store (the ledger) while those objects' ETags are
-    unchanged, and skip fetching them again.
+    ``reads_content`` marks a rule that reads objects' bytes through the context: the sidecars at
+    the asset root, and below it only Zarr metadata documents and the first bytes of NWB files
+    (:func:`linter.stores.is_metadata_key`). Its findings may depend on those objects' bytes and
+    on the names of the asset's other keys, nothing else, so the engine may reuse them from a
+    verdict store (the ledger) while those objects' ETags and the listing's key names are
+    unchanged (:func:`linter.engine.content_fingerprint`), and skip fetching them again. A rule
+    that reads any other object must not declare it (its findings would be reused wrongly).
 
     ``needs_listing=False`` marks a rule that judges the asset's name alone (it also runs on an
     asset whose listing failed); ``needs_versions`` one that looks at every version and delete
