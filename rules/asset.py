@@ -141,6 +141,7 @@ def asset_validation(ctx: AssetContext) -> Iterator[Violation]:
     verdict = asset_verdict(ctx)
     if verdict is None or not verdict.judged:
         return
+    ctx.judged["metadata"] = verdict.schema
     derived_1x = _derived_1x(verdict)
     for answer in verdict.validators:
         details: dict[str, Any] = {
