@@ -23,9 +23,8 @@ import re
 from collections.abc import Iterable
 from typing import IO, Any
 
-from linter.conventions import load_convention
+from linter.conventions import DEFAULT_CORE_FILES, load_convention
 from linter.findings import AssetResult, Finding, Severity
-from linter.metadata.policy import MetadataPolicy, policy
 from linter.reports import BaseReporter, ReportOptions, RunFooter, writes_utf8
 from linter.safetext import scrub_obj
 
@@ -86,13 +85,21 @@ class StatusReporter(BaseReporter):
     def __init__(self, out: IO[str], options: ReportOptions) -> None:
         super().__init__(out, options)
         self.ascii = not writes_utf8(out)
-        self._policy: MetadataPolicy | None = None
+        self._files: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     @property
-    def policy(self) -> MetadataPolicy:
-        if self._policy is None:
-            self._policy = policy(self.options.convention or load_convention("aind-open-data"))
-        return self._policy
+    def core_files(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Each core file of the convention (its ``metadata`` section, as the M rules read it) with
+        the names it may be stored under, itself first."""
+        if self._files is None:
+            convention = self.options.convention or load_convention("aind-open-data")
+            section = convention.section("metadata")
+            aliases = section.get("aliases") or {}
+            self._files = tuple(
+                (core, (core, *(name for name, raw in aliases.items() if raw.get("stands_for") == core)))
+                for core in section.get("core_files", DEFAULT_CORE_FILES)
+            )
+        return self._files
 
     def _line(self, **fields: Any) -> None:
         state = fields.get("state")
@@ -118,7 +125,6 @@ class StatusReporter(BaseReporter):
         """Every line of one asset, ``metadata`` first, then each core file and its fields."""
         name = result.name or ""
         location = self.target().base + name
-        pol = self.policy
         judged = result.judged
         recorded: dict[str, Any] | None = judged.get("files") if judged is not None else None
         by_path: dict[str, list[Finding]] = {}
@@ -151,8 +157,8 @@ class StatusReporter(BaseReporter):
         files: list[dict[str, Any]] = []
         fields: list[dict[str, Any]] = []
         file_states: list[Any] = []
-        for core in pol.core_files:
-            present = [k for k in pol.sidecar_files if pol.stands_for(k) == core and self._present(k, recorded, at)]
+        for core, names in self.core_files:
+            present = [k for k in names if self._present(k, recorded, at)]
             if not present:
                 line = base(core)
                 if core in missing:
