@@ -203,9 +203,9 @@ def the_name_time_warning_is_an_m211_warning(corpus: Corpus) -> None:
 
 def no_asset_level_error_where_upstream_accepts_or_the_quirk_rejects(corpus: Corpus) -> None:
     """The 7 assets upstream accepts, and the 14 derived 1.x assets its Metadata rejects only for
-    typing data_description as DataDescription: no M211 or M213 error (13 of the latter hold
-    only a data_description.json; 1.x's expected-files check, which upstream never reached for
-    them, is a warning, and M201 says which files are missing)."""
+    typing data_description as DataDescription: no M211 or M213 error (the latter hold only a
+    data_description.json; 1.x's expected-files check, which upstream never reached for them,
+    is a warning, and M201 says which files are missing)."""
     all_rows, by_asset = corpus
     for category in (VALID, DERIVED_QUIRK):
         chosen = [r for r in all_rows if r.upstream_category == category]
@@ -225,5 +225,44 @@ def the_figures_per_category(corpus: Corpus) -> None:
     assert record_figures(corpus) == EXPECTED_RECORDS
 
 
-EXPECTED_FIGURES: dict[str, Any] = {}
-EXPECTED_RECORDS: dict[tuple[str, str], int] = {}
+def _figures(assets: int, error: int, m211: int, m211_warning: int, m213: int, m214: int, m203: int) -> dict[str, int]:
+    return {
+        "an M203 on a core file": m203,
+        "an M211 error": m211,
+        "an M211 warning": m211_warning,
+        "an M213 error": m213,
+        "an M214": m214,
+        "an error": error,
+        "assets": assets,
+    }
+
+
+EXPECTED_FIGURES: dict[str, Any] = {
+    # 036: 1.2.0's validate_expected_files_by_modality, "SPIM metadata missing required file: procedures"
+    "invalid:cross-file": _figures(1, error=1, m211=1, m211_warning=0, m213=0, m214=0, m203=0),
+    # each holds only a data_description.json (M201 errors); on the 13 ecephys ones 1.0.0's
+    # validate_ecephys_metadata finds files missing, a warning (1.0.0 checks no behavior asset's)
+    DERIVED_QUIRK: _figures(14, error=14, m211=0, m211_warning=13, m213=0, m214=0, m203=0),
+    # every one has a file invalid alone (M203); M214: a 0.12.15 asset (no Metadata yet) and a
+    # 0.15.19 one (a pydantic 1 Metadata)
+    "invalid:file": _figures(115, error=115, m211=35, m211_warning=5, m213=44, m214=2, m203=115),
+    # 020: upstream's crash is in validate_metadata (Rig.model_dump), which the linter does not
+    # call (it re-validates each file alone); 1.4.0's expected-files and rig/session checks reject it
+    "invalid:upstream-crash": _figures(1, error=1, m211=1, m211_warning=0, m213=0, m214=0, m203=0),
+    "invalid:version-mix": _figures(2, error=2, m211=1, m211_warning=1, m213=1, m214=0, m203=0),
+    # errors of other rules: 035 (barseq: N102 'barseq' is 'BARseq'; M201; its procedures.json
+    # 2.1.1 is invalid alone by 2.6.0, as the manifest's files_alone says, and valid at 2.7.1, the
+    # asset's release), 086 (M201: only subject and processing), 088 (M206: the name differs)
+    VALID: _figures(7, error=3, m211=0, m211_warning=1, m213=0, m214=0, m203=1),
+}
+EXPECTED_RECORDS: dict[tuple[str, str], int] = {
+    ("core-invalid-logged", "-"): 29,
+    ("crashed", "M203"): 75,
+    ("missing-subject", "-"): 15,
+    ("raised", "M203"): 14,
+    ("valid", "-"): 6,
+    # 035: the record declares Metadata 1.2.1 and is validated by that version's release (1.4.0),
+    # whose validator crashes on its 2.x files; the manifest validated it with 2.7.1, the release
+    # of its data_description's version
+    ("valid", "M203"): 1,
+}
