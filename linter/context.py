@@ -177,6 +177,11 @@ class AssetContext:
         self.read_errors: list[ReadError] = []
         self.learned: dict[str, tuple[str, Any]] = {}
         """Verdicts computed here by content: {cache key: (content identity, value)}, for the driver."""
+        self.judged: dict[str, Any] = {}
+        """What the content rules judged that no finding says (the ``status`` report's part):
+        ``{core file key: {"schema": what judged it, "fields": {name: "set" | "empty"}}}`` for
+        each sidecar M203 validated, and ``"metadata"``: the ``Metadata`` that judged the asset
+        as a whole (M211). Kept after the documents are let go."""
 
     @property
     def name(self) -> str:

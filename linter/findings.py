@@ -111,3 +111,9 @@ class AssetResult:
     complete: bool = True
     schema_version: str | None = None
     """The ``schema_version`` its data_description.json declares, when read (or remembered)."""
+    judged: dict[str, Any] | None = None
+    """Recorded when a report asks for it (the ``status`` format; ``RunPlan.record_judged``):
+    ``{"files": {key: {"schema": ..., "fields": {name: "set" | "empty"}} | None}, "metadata":
+    schema | None}``: each core sidecar at the asset root (None when its content was not judged
+    in this run), what judged it and the top-level fields it holds, and the ``Metadata`` that
+    judged the asset as a whole; what the findings cannot say of a valid file."""

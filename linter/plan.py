@@ -143,6 +143,9 @@ class RunPlan:
     """Bytes of sidecars that may be parsed and validated at the same time, whatever ``jobs``
     is (validation holds about 20 times a file's size in memory); an asset whose sidecars are
     larger than the whole budget waits until it can run alone."""
+    record_judged: bool = False
+    """Each asset's result carries what its content rules judged that no finding says
+    (:attr:`~linter.findings.AssetResult.judged`): a report asked for it (``status``)."""
     schemas: SchemaSettings = field(default_factory=SchemaSettings.resolve)
     """``--schema-cache`` and ``--offline``: where the releases' environments are and whether one
     may be downloaded, resolved when the plan is made (the default: from this process's

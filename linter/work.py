@@ -133,6 +133,13 @@ class Checker:
             )
             return [crash] if crash is not None else []
 
+    def judged(self, ctx: AssetContext) -> dict[str, Any]:
+        """:attr:`AssetResult.judged`: each core sidecar at the root (the listing says which; None
+        where this run did not judge its content: remembered findings, a rule not selected) and
+        the Metadata that judged the asset."""
+        files = {key: ctx.judged.get(key) for key in policy(self.plan.convention).sidecar_files if ctx.has(key)}
+        return {"files": files, "metadata": ctx.judged.get("metadata")}
+
     def check(
         self, target: TargetInfo, reader: Reader, item: WorkItem, verdicts: ContentVerdicts | None = None
     ) -> AssetOutcome:
@@ -184,6 +191,7 @@ class Checker:
             findings,
             complete=not errors,
             schema_version=declared if declared is not None else ctx.declared_schema_version(),
+            judged=self.judged(ctx) if self.plan.record_judged and not listing_failed else None,
         )
         # a verdict reached while something could not be read is not worth remembering
         final = not ctx.read_errors and not asset.errors and not ctx.provisional

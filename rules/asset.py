@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +19,10 @@ from linter.findings import Severity, Violation
 from linter.metadata import stem
 from linter.registry import rule
 from linter.sidecar_json import json_path
+from linter.validation.asset_verdict import AssetVerdict
 from rules.sidecars import asset_verdict, policy_of, record_file, record_validation, validation
 
+DATA_DESCRIPTION = "data_description.json"
 MAX_DIFFERENCES = 5
 
 
@@ -39,6 +42,22 @@ def _alone(ctx: AssetContext, key: str) -> str:
 
 def _where(ctx: AssetContext, files: tuple[str, ...]) -> str:
     return ctx.path(files[0]) if files else ctx.name
+
+
+# what 1.x Metadata's expected-files validators raise: "Missing some metadata for Ecephys. Requires
+# subject, ..." (1.0-1.1), "SPIM metadata missing required file: procedures" (1.2-1.4)
+_MISSING_FILES_1X = re.compile(r"^Missing some metadata for .+\. Requires |^\S+ metadata missing required file: ")
+
+
+def _derived_1x(verdict: AssetVerdict) -> bool:
+    """A 1.x asset whose data_description entered ``Metadata`` as ``DerivedDataDescription``,
+    where upstream's own field type (``DataDescription``) rejects it."""
+    entry = verdict.file(DATA_DESCRIPTION)
+    return (
+        (verdict.release or "").startswith("1.")
+        and entry is not None
+        and (entry.schema or "").endswith(" DerivedDataDescription")
+    )
 
 
 @rule(
@@ -70,11 +89,16 @@ def asset_validation(ctx: AssetContext) -> Iterator[Violation]:
 
     One upstream quirk is not followed: 1.x ``Metadata`` types ``data_description`` as
     ``DataDescription``, which rejects the fields of 1.x's own ``DerivedDataDescription``; a
-    derived 1.x asset is judged with the class that accepts its file.
+    derived 1.x asset is judged with the class that accepts its file. Upstream's validators
+    therefore never judged a derived 1.x asset's files by modality (its ``Metadata`` failed
+    before them): where they find a file missing in one, the finding is a warning, and whether
+    the file is required is M201's (the convention's file sets).
     """
     verdict = asset_verdict(ctx)
     if verdict is None or not verdict.judged:
         return
+    ctx.judged["metadata"] = verdict.schema
+    derived_1x = _derived_1x(verdict)
     for answer in verdict.validators:
         details: dict[str, Any] = {
             "validator": answer.name,
@@ -87,7 +111,16 @@ def asset_validation(ctx: AssetContext) -> Iterator[Violation]:
         if unvalidated:
             details["unvalidated"] = unvalidated
         files = ", ".join(answer.files) or "no core file"
-        if answer.outcome == "raised":
+        if answer.outcome == "raised" and derived_1x and _MISSING_FILES_1X.match(answer.message or ""):
+            yield Violation(
+                f"{answer.name} ({verdict.schema}) would reject the asset: {answer.message} [files: {files}]; "
+                "upstream's 1.x Metadata never reached this check for derived data (its DataDescription "
+                "field rejects DerivedDataDescription), so which files a derived asset needs is M201's",
+                _where(ctx, answer.files),
+                {**details, "outcome": "raised", "error": answer.message, "derived_1x": True},
+                Severity.WARNING,
+            )
+        elif answer.outcome == "raised":
             yield Violation(
                 f"{answer.name} ({verdict.schema}) rejects the asset: {answer.message} [files: {files}]",
                 _where(ctx, answer.files),

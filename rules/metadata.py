@@ -13,6 +13,7 @@ from typing import Any
 from linter.context import AssetContext, JsonDocument
 from linter.findings import Severity, Violation
 from linter.metadata import (
+    Validation,
     creation_moment,
     data_level,
     declared_version,
@@ -161,9 +162,20 @@ def schema_violation(ctx: AssetContext) -> Iterator[Violation]:
     of the version it declares; and a validator of upstream's ``Metadata`` that crashes on valid
     files when the asset is judged as a whole (M211) is an error at ``$``, naming it.
     """
-    for key, _doc in _present_documents(ctx):
-        yield from schema_errors(ctx, key, validation(ctx, key))
+    for key, doc in _present_documents(ctx):
+        result = validation(ctx, key)
+        _note_judged(ctx, key, doc, result)
+        yield from schema_errors(ctx, key, result)
     yield from asset_schema_violations(ctx)
+
+
+def _note_judged(ctx: AssetContext, key: str, doc: JsonDocument, result: Validation | None) -> None:
+    """What the ``status`` report needs that no finding says of a valid file: what judged it and
+    its top-level fields (``set``, or ``empty``: null, "", [] or {})."""
+    if doc.data is None:
+        return
+    fields = {name: "empty" if value in (None, "", [], {}) else "set" for name, value in doc.data.items()}
+    ctx.judged[key] = {"schema": result.schema if result is not None else None, "fields": fields}
 
 
 @rule(

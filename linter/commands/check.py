@@ -24,6 +24,7 @@ from linter.ignores import AssetIgnores, IgnoreError
 from linter.plan import RunPlan
 from linter.registry import load_rules
 from linter.reports import Reporter, ReportOptions, Tee, get_reporter
+from linter.reports.formats import reporter_class
 from linter.reports.outputs import Outputs
 from linter.terminal import use_color
 
@@ -51,6 +52,8 @@ def run(
     if given.statistics:  # per-rule counts on standard output instead of its report
         specs = [s for s in specs if s.path is not None]
         specs.insert(0, ReportSpec("statistics", None))
+    if any(getattr(reporter_class(s.format), "records_judged", False) for s in specs):
+        plan = replace(plan, record_judged=True)  # the status report: what no finding says of a valid file
     if given.fail_on_new and not plan.ledger:
         raise UsageError("--fail-on-new needs --ledger: new findings are new against the ledger's last audit")
     ignores = per_asset_ignores(config, plan)

@@ -20,6 +20,20 @@ BUILTIN = ("aind-open-data",)
 DEFAULT_UPLOAD_WINDOW = "48h"
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+# The core sidecar file names of both generations, used when a convention does not list them.
+DEFAULT_CORE_FILES = (
+    "data_description.json",
+    "subject.json",
+    "procedures.json",
+    "processing.json",
+    "acquisition.json",
+    "instrument.json",
+    "quality_control.json",
+    "model.json",
+    "rig.json",
+    "session.json",
+)
+
 
 MAX_DURATION = dt.timedelta(days=36500)
 

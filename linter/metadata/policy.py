@@ -9,24 +9,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from linter.conventions import Convention
+from linter.conventions import DEFAULT_CORE_FILES, Convention
 
 DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_ERRORS_PER_FILE = 20
 
-# The core sidecar file names of both generations, used when a convention does not list them.
-DEFAULT_CORE_FILES = (
-    "data_description.json",
-    "subject.json",
-    "procedures.json",
-    "processing.json",
-    "acquisition.json",
-    "instrument.json",
-    "quality_control.json",
-    "model.json",
-    "rig.json",
-    "session.json",
-)
 
 # --------------------------------------------------------------------------------------------
 # Policy: the convention's ``metadata`` section

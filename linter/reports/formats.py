@@ -62,6 +62,7 @@ BUILTIN = (
     ReportFormat("github", "linter.reports.github:GithubReporter"),
     ReportFormat("markdown", "linter.reports.markdown:MarkdownReporter"),
     ReportFormat("html", "linter.reports.html:HtmlReporter"),
+    ReportFormat("status", "linter.reports.status:StatusReporter"),
     ReportFormat("statistics", "linter.reports.statistics:StatisticsReporter", choice=False),
     ReportFormat("baseline", "linter.baseline:BaselineWriter", choice=False),
 )

@@ -31,6 +31,8 @@ def asset_record(result: AssetResult) -> dict[str, Any]:
     schema_version = result.schema_version
     if schema_version is not None:
         record["schema_version"] = schema_version
+    if result.judged is not None:
+        record["judged"] = result.judged
     return record
 
 
@@ -115,6 +117,8 @@ class JsonLinesReporter(BaseReporter):
         )
         if result.schema_version is not None:
             line += f',"schema_version":{string(scrub(result.schema_version))}'
+        if result.judged is not None:
+            line += f',"judged":{self._encode(scrub_obj(result.judged))}'
         return line + "}\n"
 
     def target_started(self, target: TargetStarted) -> None:

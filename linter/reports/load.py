@@ -57,6 +57,7 @@ def _result(record: dict[str, Any], findings: list[Finding]) -> AssetResult:
         int(record.get("objects", 0)),
         findings,
         schema_version=record.get("schema_version"),
+        judged=record.get("judged") if isinstance(record.get("judged"), dict) else None,
     )
 
 

@@ -256,7 +256,8 @@ def validate(
         try:
             for _attempt in range(8):
                 try:
-                    results = workers.pool(release.version, python).request(pairs, raw)
+                    with workers.using(release.version, python) as held:
+                        results = held.request(pairs, raw)
                     break
                 except workers.PoolClosed:  # closed by another thread to make room: a new one
                     continue

@@ -269,7 +269,8 @@ def validate_asset(
 def _call(release: str, python: Any, need: set[tuple[str, str]], fields: dict[str, Any], body: bytes) -> dict[str, Any]:
     for _attempt in range(8):
         try:
-            return workers.pool(release, python).call(need, fields, body)
+            with workers.using(release, python) as held:
+                return held.call(need, fields, body)
         except workers.PoolClosed:  # closed by another thread to make room: a new one
             continue
     raise workers.WorkerError(f"the workers of aind-data-schema {release} kept being closed")

@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -362,6 +363,9 @@ class Pool:
         self._cond = threading.Condition()
         self.startup_seconds = 0.0  # the dearest start of its zygote seen (with the imports)
         self.closed = False
+        self.held = 0
+        """Requests under way through :func:`using` (guarded by the pools' lock): a held pool is
+        never closed to make room."""
 
     def _acquire(self, need: set[tuple[str, str]]) -> Worker:
         """A worker that has the models ``need`` imported: an idle one, else a new one forked now
@@ -548,8 +552,22 @@ def machine_short_of_memory() -> bool:
         return False
 
 
-def pool(release: str, python: Path) -> Pool:
-    """The release's pool; beyond ``max_pools()`` pools, one is closed to make room.
+@contextlib.contextmanager
+def using(release: str, python: Path) -> Iterator[Pool]:
+    """:func:`pool`, held while one request is made with it: a held pool is not closed to make
+    room. (Without this, two threads starting new pools under memory pressure closed each other's
+    pool before either was used, eight times over: "the workers ... kept being closed".)"""
+    found = pool(release, python, hold=True)
+    try:
+        yield found
+    finally:
+        with _pools_lock:
+            found.held -= 1
+
+
+def pool(release: str, python: Path, hold: bool = False) -> Pool:
+    """The release's pool; beyond ``max_pools()`` pools, one is closed to make room (not one that
+    is held, see :func:`using`; ``hold`` holds the one returned).
 
     Which one is GreedyDual's choice (Young; Cao and Irani), with a pool's measured start cost as
     its cost: each use sets a pool's credit to the floor plus its cost, the pool of least credit
@@ -565,6 +583,8 @@ def pool(release: str, python: Path) -> Pool:
         found = _pools.get(release)
         if found is None or found.python != python or found.closed:
             found = _pools[release] = Pool(python, release)
+        if hold:
+            found.held += 1
         new = release not in _credit
         _credit[release] = _floor[0] + found.cost()
         over_memory = new and len(_pools) > 1 and sum(p.rss_bytes() for p in _pools.values()) > memory_budget()
@@ -573,7 +593,10 @@ def pool(release: str, python: Path) -> Pool:
         short = new and len(_pools) > 1 and machine_short_of_memory()
         while len(_pools) > max_pools() or (over_memory and len(_pools) > 1) or short:
             short = False
-            victim = min((r for r in _pools if r != release), key=lambda r: _credit[r])
+            free = [r for r, p in _pools.items() if r != release and p.held == 0]
+            if not free:  # every other pool is in use: room is made when one is asked for again
+                break
+            victim = min(free, key=lambda r: _credit[r])
             _floor[0] = _credit.pop(victim)
             gone = _pools.pop(victim)
             evicted.append(gone)

@@ -156,6 +156,28 @@ def test_m211_1x_expected_files_of_the_modality(tmp_path: Path) -> None:
     ]
 
 
+def test_m211_1x_expected_files_of_a_derived_asset_are_a_warning(tmp_path: Path) -> None:
+    """Upstream's 1.x Metadata rejects every derived asset before its expected-files validator
+    (the DataDescription quirk): that check never ran on derived data, and M201 judges its files."""
+    docs = docs_of(DERIVED1, 1)
+    del docs["procedures.json"]
+    write(tmp_path, DERIVED1, docs)
+    findings = lint(tmp_path, ASSET_RULES)
+    assert found(findings) == [
+        (
+            "M211",
+            "warning",
+            f"{DERIVED1}/data_description.json",
+            "validate_expected_files_by_modality (aind-data-schema 1.4.0 Metadata) would reject the asset: "
+            "ECEPHYS metadata missing required file: procedures [files: data_description.json, subject.json, "
+            "processing.json, rig.json, session.json]; upstream's 1.x Metadata never reached this check for "
+            "derived data (its DataDescription field rejects DerivedDataDescription), so which files a derived "
+            "asset needs is M201's",
+        )
+    ]
+    assert findings[0].details["derived_1x"] is True
+
+
 # --- M203: a validator of upstream's Metadata that crashes on valid files -----------------------------
 
 

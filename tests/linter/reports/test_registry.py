@@ -59,7 +59,7 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_built_in_formats_are_the_choices() -> None:
-    assert choices() == ("text", "json", "jsonl", "sarif", "github", "markdown", "html")
+    assert choices() == ("text", "json", "jsonl", "sarif", "github", "markdown", "html", "status")
     assert [f.name for f in BUILTIN if not f.choice] == ["statistics", "baseline"]
     assert {f.origin for f in formats().values()} == {"linter"}
 
@@ -87,7 +87,7 @@ def test_a_format_plugs_in_by_entry_point(tmp_path: Path) -> None:
     res = cli(env, "report", str(saved), "--format", "csv")
     assert (res.returncode, res.stdout) == (0, (tmp_path / "a.csv").read_text())
     help_text = cli(env, "check", "--help").stdout
-    assert "{text,json,jsonl,sarif,github,markdown,html,csv}" in help_text
+    assert "{text,json,jsonl,sarif,github,markdown,html,status,csv}" in help_text
 
 
 def test_a_plugin_cannot_replace_a_built_in_format_and_a_broken_one_fails_only_when_used(tmp_path: Path) -> None:

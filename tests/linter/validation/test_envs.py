@@ -311,6 +311,25 @@ def test_beyond_the_pool_limit_the_pool_cheapest_to_restart_is_closed(monkeypatc
         workers.close_all()
 
 
+def test_a_pool_in_use_is_not_closed_to_make_room(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool held for a request (its zygote starting, a request under way) is not what is closed
+    to make room: two threads starting new pools under memory pressure used to close each other's
+    before either was used, until "the workers ... kept being closed" (an asset of
+    ../shared/fixtures/upstream-assets was not validated as a whole, at random)."""
+    monkeypatch.setenv(workers.MAX_POOLS_ENV, "1")
+    workers.close_all()
+    python = Path(sys.executable)
+    try:
+        with workers.using("busy", python) as busy:
+            other = workers.pool("other", python)  # one pool allowed, but "busy" is held
+            assert list(workers._pools) == ["busy", "other"] and not busy.closed
+            busy.request(SUBJECT, "{}")
+        workers.pool("third", python)  # "busy" is free again: room is made
+        assert "busy" not in workers._pools and busy.closed and other.closed
+    finally:
+        workers.close_all()
+
+
 def _pools_in_a_forked_child() -> list[str]:
     return sorted(workers._pools)
 
