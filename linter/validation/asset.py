@@ -194,8 +194,10 @@ def _captured() -> Iterator[list[str]]:
             caught.append(str(message))
 
     with _capture_lock, warnings.catch_warnings():
-        warnings.simplefilter("always")
+        # the hook before the filter: another thread's warning raised in between would otherwise
+        # be shown on stderr ("always" with the default hook)
         warnings.showwarning = show
+        warnings.simplefilter("always")
         yield caught
 
 
