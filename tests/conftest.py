@@ -25,6 +25,8 @@ from tests.fixtures import write_files
 pytest_plugins = ["tests.s3_fixtures", "tests.s3_audit_helpers", "tests.package_index"]
 
 REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "bucket"
+"""The committed example bucket (scripts/make_example_bucket.py makes it)."""
 SHARED = REPO.parent / "shared"
 # Upstream material nobody on this project wrote (real aind-data-schema files, real asset
 # names, the SARIF schema): read in place, never copied into the repository. A clone without

@@ -625,13 +625,10 @@ _started_lock = threading.Lock()
 
 
 def stop_all() -> None:
-    """The run is ending (normally, after Ctrl-C, a ``--timeout`` or an internal error): every
-    worker and zygote is stopped now, busy or not, and no new one starts (threads still waiting
-    for a reply get an error). Called at exit, and by the engine as soon as a run ends on an
-    exception, before anything waits for its threads. A process that ends without this (a
-    signal, ``os._exit`` in an executor's process) closes the zygotes' channels, and the
-    zygotes kill their workers."""
-    _ended[0] = True
+    """Stop every worker and zygote now, busy or not (threads still waiting for a reply get an
+    error): the engine calls it as soon as a run ends on an exception (Ctrl-C, an internal
+    error), before anything waits for its threads. The process may go on (a test process runs
+    many audits); a later run starts workers anew."""
     close_all(kill=True)
     # a zygote still starting (a thread inside Zygote(), its pool not holding it yet) has forked
     # no worker: it is killed here
@@ -644,7 +641,16 @@ def stop_all() -> None:
             proc.wait(timeout=5)
 
 
-atexit.register(stop_all)
+def _at_exit() -> None:
+    """The process is ending (normally, after Ctrl-C, a ``--timeout`` or an internal error): every
+    worker and zygote is stopped, and no new one starts. A process that ends without this (a
+    signal, ``os._exit`` in an executor's process) closes the zygotes' channels, and the zygotes
+    kill their workers."""
+    _ended[0] = True
+    stop_all()
+
+
+atexit.register(_at_exit)
 
 _inherited: list[Pool] = []
 """A forked child's copies of its parent's pools: never used (their workers' pipes belong to the

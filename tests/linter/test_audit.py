@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from linter.findings import Severity, Violation
 from linter.plan import RunPlan, S3Settings
 from linter.registry import Rule, load_rules, select_rules
 from linter.reports import ReportOptions, get_reporter
-from tests.conftest import REPORT_SCHEMA, make_tree, run_cli
+from tests.conftest import EXAMPLES, REPORT_SCHEMA, make_tree, run_cli
 from tests.linter.sources.test_inventory_summary import BUCKET, SELECT, write_report
 
 GOOD = "ecephys_123456_2022-12-12_05-06-07"
@@ -143,3 +144,31 @@ def test_ignores_come_before_the_ledger_and_the_baseline_after_it(tmp_path: Path
     assert (res.code, doc["findings"], doc["summary"]["baselined"], doc["summary"]["new"]) == (0, [], 2, 0)
     [line] = run_cli("history", str(ledger)).out.splitlines()
     assert line.split("  ", 1)[1] == "3 assets  2 findings (1 error, 1 warning, 0 info)  2 new  0 fixed"
+
+
+def test_a_run_ended_by_an_exception_leaves_the_next_run_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that ends on Ctrl-C stops its release workers at once; the process goes on (a test
+    process, a service) and its next run starts workers anew and gives the same findings."""
+    legacy = "ecephys_664438_2023-04-13_14-35-51"  # its data_description is judged by a 0.x release's worker
+    shutil.copytree(EXAMPLES / legacy, tmp_path / legacy)
+    args = ("check", str(tmp_path), "--select", "M203,M204", "--format", "json")
+    before = run_cli(*args)
+    assert [(f["rule"], f["path"]) for f in before.json()["findings"]] == [
+        ("M203", f"{legacy}/data_description.json"),
+        ("M203", f"{legacy}/data_description.json"),
+        ("M204", f"{legacy}/subject.json"),
+    ]
+
+    def interrupted(self: Audit, linter: Linter, target: str) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Audit, "audit_target", interrupted)
+        assert run_cli(*args).code == 130
+    from linter.work import VERDICTS
+
+    monkeypatch.setattr(VERDICTS, "_items", type(VERDICTS._items)())  # judged again, not remembered
+    after = run_cli(*args)
+    assert (after.code, after.json()["findings"]) == (before.code, before.json()["findings"])

@@ -27,14 +27,14 @@ import pytest
 
 from linter.plan import SchemaSettings
 from linter.validation import envs
-from tests.conftest import REPO, run_cli
+from tests.conftest import EXAMPLES, REPO, run_cli
 from tests.s3_audit_helpers import asset_files, aws_credentials, put_files
 from tests.s3_fixtures import BucketHandle
 from tests.s3server import SeaweedServer
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = REPO / "examples" / "bucket"
+
 START_TIMEOUT = 120.0
 """Seconds the scheduler and its workers may take to come up."""
 RAW = "ecephys_700001_2023-01-02_03-04-05"
