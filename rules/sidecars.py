@@ -22,6 +22,14 @@ from linter.validation.asset_verdict import AssetVerdict, Document, ValidatorAns
 RECORD_FILE = "metadata.nd.json"
 
 
+def _where_judged(ctx: AssetContext) -> str:
+    """The schema settings a verdict was reached under (the cache folder, offline): a process that
+    runs several audits (a service, a test worker) keeps verdicts by content across them, and a
+    release prepared in one cache folder may be missing from another's."""
+    schemas = ctx.schemas
+    return f"{schemas.cache}:{int(schemas.offline)}" if schemas is not None else "-"
+
+
 def policy_of(ctx: AssetContext) -> MetadataPolicy:
     """The convention's metadata policy (core files, required sets, limits)."""
     return policy(ctx.convention)
@@ -36,7 +44,7 @@ def validation(ctx: AssetContext, key: str) -> Validation | None:
     # the same bytes validate the same way whichever asset holds them: once per content (and per
     # release table content: a table that gained releases may judge them by another release); a
     # verdict that could not be reached (release not prepared) is not kept
-    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}"
+    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}:{_where_judged(ctx)}"
     pol = policy_of(ctx)
     return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, ctx.schemas, pol))
 
@@ -113,7 +121,7 @@ def record_validation(ctx: AssetContext) -> Validation | None:
     version = declared_version(key, data)
     if version.problem is not None:
         return Validation(key, version, None)
-    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}"
+    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}:{_where_judged(ctx)}"
     return ctx.by_content(
         key,
         kind,
