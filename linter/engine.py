@@ -118,7 +118,10 @@ class Linter:
         if abandon:
             stop_workers()
         for runner in runners.values():
-            runner.abandon() if abandon else runner.close()
+            if abandon:
+                runner.abandon()
+            else:
+                runner.close()
 
     def __enter__(self) -> Linter:
         return self
