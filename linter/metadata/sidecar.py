@@ -47,12 +47,33 @@ def sidecar_model(
     model = stem(alias.stands_for if alias is not None else file_name)
     module = described_module(data)
     if module is not None:
-        named = validation.table(settings).described(model, module)
+        named = _own_class(validation.table(settings).described(model, module), module, data)
         if named:
             return SidecarModel(model, named, "describedBy")
     if alias is not None and alias.classes:
         return SidecarModel(model, alias.classes, "file name")
     return SidecarModel(model)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _own_class(classes: tuple[str, ...], module: str, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The class a 0.x file's ``describedBy`` names among those its module holds: the module is
+    named after its own class (``ophys_session.py``: ``OphysSession``), and the subclasses beside
+    it (``FiberPhotometrySession``, which inherits OphysSession's version and wrote its describedBy)
+    are not the file's class. That is upstream's reading: a 0.x file is judged by the class its
+    describedBy names alone. The one exception is upstream's too: a ``data_description.json`` is
+    a ``DataDescription`` or a ``DerivedDataDescription`` (a derived asset's), on every line. The
+    1.x and 2.x lines keep every class of the module."""
+    version = data.get("schema_version")
+    if len(classes) < 2 or not isinstance(version, str) or not version.startswith("0."):
+        return classes
+    if module.endswith(".data_description"):
+        return classes
+    own = module.rsplit(".", 1)[-1]
+    return tuple(c for c in classes if _snake(c) == own) or classes
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,3 +62,25 @@ def test_the_convention_lists_the_0x_file_names() -> None:
     assert POLICY.stored_as("rig.json", ["rig.json", "ophys_rig.json"]) == "rig.json"
     assert POLICY.stored_as("rig.json", ["instrument.json"]) is None
     assert "ephys_rig.json" in POLICY.core_names
+
+
+def test_a_0x_describedby_names_its_module_s_own_class_not_the_subclasses_beside_it() -> None:
+    """FiberPhotometrySession inherits OphysSession's version and describedBy (ophys_session.py);
+    upstream judges a 0.x file whose describedBy names ophys_session.py with OphysSession alone
+    (upstream-truth-2: the example ophys_session.json with patch_cords is invalid upstream)."""
+    data = {"describedBy": BASE + "aind_data_schema/ophys/ophys_session.py", "schema_version": "0.2.9"}
+    assert sidecar_model("session.json", data, POLICY) == SidecarModel("session", ("OphysSession",), "describedBy")
+    assert sidecar_model("ophys_session.json", data, POLICY).classes == ("OphysSession",)
+    # a data_description is a raw or a derived one on every line, as upstream counts it
+    dd = {"describedBy": BASE + "aind_data_schema/core/data_description.py", "schema_version": "0.13.2"}
+    assert sidecar_model("data_description.json", dd, POLICY).classes == (
+        "DataDescription",
+        "DerivedDataDescription",
+        "RawDataDescription",
+    )
+    # the 1.x and 2.x lines keep every class the module holds
+    assert sidecar_model("session.json", {**data, "schema_version": "1.0.0"}, POLICY).classes == (
+        "FiberPhotometrySession",
+        "OphysSession",
+        "TwoPhotonOphysSession",
+    )
