@@ -26,7 +26,11 @@ from linter.names import parse_name
 from tests.conftest import FIXTURES, lint_findings
 
 TRUTH = FIXTURES / "upstream-truth"
-pytestmark = pytest.mark.skipif(not TRUTH.is_dir(), reason="../shared/fixtures/upstream-truth is absent")
+pytestmark = [
+    pytest.mark.skipif(not TRUTH.is_dir(), reason="../shared/fixtures/upstream-truth is absent"),
+    # one pytest-xdist worker runs the whole module (its corpus is linted once); see tests/conftest.py
+    pytest.mark.xdist_group("upstream-truth"),
+]
 
 
 @dataclass(frozen=True)
