@@ -18,7 +18,7 @@ from linter.cli import main
 from linter.conventions import load_convention
 from linter.engine import Linter
 from linter.findings import Finding
-from linter.plan import NO_CACHE_ENV, RunPlan
+from linter.plan import NO_CACHE_ENV, ExecutorKind, RunPlan
 from linter.registry import load_rules, select_rules
 from tests.fixtures import write_files
 
@@ -58,11 +58,15 @@ make_tree = write_files  # {relative path: content} under a root; a key ending i
 
 
 def lint_findings(
-    target: Path | str, select: Iterable[str] = (), ignore: Iterable[str] = (), jobs: int = 2
+    target: Path | str,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    jobs: int = 2,
+    executor: ExecutorKind = "auto",
 ) -> list[Finding]:
     """Run the real engine over one target and return every finding, in report order."""
     rules = select_rules(load_rules(), list(select), list(ignore))
-    linter = Linter(RunPlan(load_convention("aind-open-data"), rules, jobs=jobs))
+    linter = Linter(RunPlan(load_convention("aind-open-data"), rules, jobs=jobs, executor=executor))
     return [f for result in linter.lint_target(str(target)) for f in result.findings]
 
 
@@ -140,6 +144,12 @@ def small_bucket(root: Path) -> Path:
 # run first, each module on one pytest-xdist worker (``--dist loadgroup`` and their
 # ``xdist_group``: a module's corpus is linted once, not once per worker), longest first, so the
 # short tests fill the other worker meanwhile instead of waiting behind them at the end.
+CORPUS_EXECUTOR: ExecutorKind = "threads"
+"""The corpus tests lint with threads: ``auto`` picks worker processes for a target of that many
+assets, and each process starts its own release workers, so each 1.x release's models (20-50 s of
+CPU each, upstream's aind_data_schema_models.mouse_anatomy alone: 8,038 pydantic classes) were
+imported once per process. The executors give the same findings (tests/linter/test_executors*)."""
+
 LONGEST_FIRST = (
     "tests/linter/metadata/test_upstream_truth.py",
     "tests/linter/metadata/test_upstream_truth_2.py",

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from linter.findings import Finding, Severity
-from tests.conftest import FIXTURES, lint_findings
+from tests.conftest import CORPUS_EXECUTOR, FIXTURES, lint_findings
 
 ASSETS = FIXTURES / "upstream-assets"
 pytestmark = [
@@ -102,7 +102,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
             (folder / packed.name.removesuffix(".gz")).write_bytes(gzip.decompress(packed.read_bytes()))
     by_asset: dict[tuple[str, str], list[Finding]] = {}
     for top in sorted({r.top for r in all_rows}):
-        for f in lint_findings(root / top, jobs=2):
+        for f in lint_findings(root / top, jobs=2, executor=CORPUS_EXECUTOR):
             by_asset.setdefault((top, f.asset or ""), []).append(f)
     return all_rows, by_asset
 

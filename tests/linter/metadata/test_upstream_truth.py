@@ -23,7 +23,7 @@ import pytest
 from linter.conventions import load_convention
 from linter.findings import Severity
 from linter.names import parse_name
-from tests.conftest import FIXTURES, lint_findings
+from tests.conftest import CORPUS_EXECUTOR, FIXTURES, lint_findings
 
 TRUTH = FIXTURES / "upstream-truth"
 pytestmark = [
@@ -63,7 +63,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Row], dict[st
         folder = root / row.asset
         folder.mkdir()
         (folder / f"{row.stem}.json").write_bytes(gzip.decompress((TRUTH / row.path).read_bytes()))
-    findings = lint_findings(root, select=["M203", "M204"], jobs=4)
+    findings = lint_findings(root, select=["M203", "M204"], jobs=4, executor=CORPUS_EXECUTOR)
     by_asset: dict[str, list] = {}
     for f in findings:
         by_asset.setdefault(f.asset or "", []).append(f)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from linter.metadata import described_module
-from tests.conftest import FIXTURES, lint_findings
+from tests.conftest import CORPUS_EXECUTOR, FIXTURES, lint_findings
 from tests.linter.metadata.test_upstream_truth import verdicts
 
 TRUTH = FIXTURES / "upstream-truth-2"
@@ -76,7 +76,7 @@ def lint_corpus(root: Path) -> tuple[list[Row], dict[str, list]]:
         folder.mkdir()
         (folder / row.file_name).write_bytes(gzip.decompress((TRUTH / row.path).read_bytes()))
     by_asset: dict[str, list] = {}
-    for f in lint_findings(root, select=["M201", "M203", "M204"], jobs=4):
+    for f in lint_findings(root, select=["M201", "M203", "M204"], jobs=4, executor=CORPUS_EXECUTOR):
         by_asset.setdefault(f.asset or "", []).append(f)
     return all_rows, by_asset
 
