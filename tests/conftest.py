@@ -141,9 +141,11 @@ def small_bucket(root: Path) -> Path:
 
 # The corpus tests of ../shared/fixtures take most of the suite's time (measured in one full run:
 # upstream-truth 1,200 s, upstream-truth-2 750 s, upstream-assets 420 s, of 4,200 s in all). They
-# run first, each module on one pytest-xdist worker (``--dist loadgroup`` and their
-# ``xdist_group``: a module's corpus is linted once, not once per worker), longest first, so the
-# short tests fill the other worker meanwhile instead of waiting behind them at the end.
+# run first, longest first, each module on one pytest-xdist worker (``--dist loadfile``: a
+# module's corpus is linted once, not once per worker that runs one of its tests), so the short
+# tests fill the other worker meanwhile instead of waiting behind them at the end. (``loadgroup``
+# with ``xdist_group`` marks does not group under pytest 9.2 and xdist 3.8: measured, the
+# upstream-truth corpus was linted on both workers.)
 CORPUS_EXECUTOR: ExecutorKind = "threads"
 """The corpus tests lint with threads: ``auto`` picks worker processes for a target of that many
 assets, and each process starts its own release workers, so each 1.x release's models (20-50 s of

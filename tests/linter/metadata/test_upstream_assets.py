@@ -27,8 +27,6 @@ from tests.conftest import CORPUS_EXECUTOR, FIXTURES, lint_findings
 ASSETS = FIXTURES / "upstream-assets"
 pytestmark = [
     pytest.mark.skipif(not ASSETS.is_dir(), reason="../shared/fixtures/upstream-assets is absent"),
-    # one pytest-xdist worker runs the whole module (its corpus is linted once); see tests/conftest.py
-    pytest.mark.xdist_group("upstream-assets"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::UserWarning"),
 ]

@@ -26,11 +26,7 @@ from linter.names import parse_name
 from tests.conftest import CORPUS_EXECUTOR, FIXTURES, lint_findings
 
 TRUTH = FIXTURES / "upstream-truth"
-pytestmark = [
-    pytest.mark.skipif(not TRUTH.is_dir(), reason="../shared/fixtures/upstream-truth is absent"),
-    # one pytest-xdist worker runs the whole module (its corpus is linted once); see tests/conftest.py
-    pytest.mark.xdist_group("upstream-truth"),
-]
+pytestmark = pytest.mark.skipif(not TRUTH.is_dir(), reason="../shared/fixtures/upstream-truth is absent")
 
 
 @dataclass(frozen=True)

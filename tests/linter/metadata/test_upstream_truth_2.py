@@ -27,11 +27,7 @@ from tests.conftest import CORPUS_EXECUTOR, FIXTURES, lint_findings
 from tests.linter.metadata.test_upstream_truth import verdicts
 
 TRUTH = FIXTURES / "upstream-truth-2"
-pytestmark = [
-    pytest.mark.skipif(not TRUTH.is_dir(), reason="../shared/fixtures/upstream-truth-2 is absent"),
-    # one pytest-xdist worker runs the whole module (its corpus is linted once); see tests/conftest.py
-    pytest.mark.xdist_group("upstream-truth-2"),
-]
+pytestmark = pytest.mark.skipif(not TRUTH.is_dir(), reason="../shared/fixtures/upstream-truth-2 is absent")
 
 # the 0.x classes that wrote their own file name (their module is named like it)
 OWN_FILE_NAMES = {"ephys_rig", "ophys_rig", "behavior_rig", "ephys_session", "ophys_session", "mri_session"}
