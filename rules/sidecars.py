@@ -22,12 +22,15 @@ from linter.validation.asset_verdict import AssetVerdict, Document, ValidatorAns
 RECORD_FILE = "metadata.nd.json"
 
 
-def _where_judged(ctx: AssetContext) -> str:
-    """The schema settings a verdict was reached under (the cache folder, offline): a process that
-    runs several audits (a service, a test worker) keeps verdicts by content across them, and a
-    release prepared in one cache folder may be missing from another's."""
+def _validation_kind(ctx: AssetContext, key: str) -> str:
+    """What a validation kept by content is keyed by besides the bytes: the file, the release
+    table's content (a table that gained releases may judge them by another release) and the
+    schema settings it was reached under (the cache folder, offline: a process that runs several
+    audits, a service or a test worker, keeps verdicts by content across them, and a release
+    prepared in one cache folder may be missing from another's)."""
     schemas = ctx.schemas
-    return f"{schemas.cache}:{int(schemas.offline)}" if schemas is not None else "-"
+    where = f"{schemas.cache}:{int(schemas.offline)}" if schemas is not None else "-"
+    return f"metadata.validation:{key}:{release_table(ctx.schemas).digest}:{where}"
 
 
 def policy_of(ctx: AssetContext) -> MetadataPolicy:
@@ -44,7 +47,7 @@ def validation(ctx: AssetContext, key: str) -> Validation | None:
     # the same bytes validate the same way whichever asset holds them: once per content (and per
     # release table content: a table that gained releases may judge them by another release); a
     # verdict that could not be reached (release not prepared) is not kept
-    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}:{_where_judged(ctx)}"
+    kind = _validation_kind(ctx, key)
     pol = policy_of(ctx)
     return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, ctx.schemas, pol))
 
@@ -121,7 +124,7 @@ def record_validation(ctx: AssetContext) -> Validation | None:
     version = declared_version(key, data)
     if version.problem is not None:
         return Validation(key, version, None)
-    kind = f"metadata.validation:{key}:{release_table(ctx.schemas).digest}:{_where_judged(ctx)}"
+    kind = _validation_kind(ctx, key)
     return ctx.by_content(
         key,
         kind,
