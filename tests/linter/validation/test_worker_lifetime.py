@@ -92,6 +92,14 @@ def test_timeout_leaves_no_worker(bucket: Path) -> None:
     assert survivors(mark) == []
 
 
+def assert_gone(mark: str, within: float) -> None:
+    """No worker or zygote of the run is left, ``within`` seconds at most after the linter ended."""
+    deadline = time.monotonic() + within
+    while survivors(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert survivors(mark) == []
+
+
 def test_ctrl_c_leaves_no_worker(bucket: Path) -> None:
     """The run ends at once: its threads are not waited for (one may be waiting for a zygote that
     imports a 1.x release's models for tens of seconds), its workers and zygotes are killed, a
@@ -101,7 +109,9 @@ def test_ctrl_c_leaves_no_worker(bucket: Path) -> None:
     proc.send_signal(signal.SIGINT)  # the linter alone: its workers are left to it
     _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err.decode()
-    assert survivors(mark) == []
+    # killed, not waited for (they are the zygotes' children): SIGKILL is asynchronous, so a
+    # loaded machine may still show one for a moment (seen once on a clean clone's run)
+    assert_gone(mark, within=5)
 
 
 def test_a_killed_linter_leaves_no_worker(bucket: Path) -> None:
@@ -109,10 +119,7 @@ def test_a_killed_linter_leaves_no_worker(bucket: Path) -> None:
     wait_for_workers(mark, proc)
     proc.kill()  # no atexit: the zygotes see their channel close and kill their workers
     proc.wait(timeout=60)
-    deadline = time.monotonic() + 10
-    while survivors(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert survivors(mark) == []
+    assert_gone(mark, within=10)
 
 
 def test_normal_exit_leaves_no_worker(tmp_path: Path) -> None:
