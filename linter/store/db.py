@@ -250,20 +250,26 @@ class _RunLock:
             _HELD_LOCKS.pop(self._fh.fileno(), None)
             with contextlib.suppress(OSError):
                 self._fh.truncate(0)
+            with contextlib.suppress(OSError):
+                # explicitly, not by closing: a worker forked a moment ago shares the open file
+                # until its fork handler has run, and a close would leave the lock to that copy
+                _lock_file(self._fh, unlock=True)
             self._fh.close()
             self._fh = None
 
 
-def _lock_file(fh: IO[str]) -> None:
+def _lock_file(fh: IO[str], *, unlock: bool = False) -> None:
+    """Take the run lock without waiting (OSError if held), or release it: the lock of the open
+    file itself, for every descriptor that shares it."""
     try:
         import fcntl
     except ImportError:  # Windows
         import msvcrt
 
         fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK if unlock else msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
         return
-    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fcntl.flock(fh.fileno(), fcntl.LOCK_UN if unlock else fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _objects_to_blobs(db: sqlite3.Connection) -> None:

@@ -11,6 +11,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 import zlib
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -217,13 +218,16 @@ def test_the_object_history_view_in_the_sqlite3_shell(tmp_path: Path) -> None:
     assert out == f"{RAW}|a.txt|1|1\n{RAW}|sub/b.txt|2|1\n"
 
 
-def _wait_for(event: Event) -> None:
+def _wait_for(event: Event, started: Event | None = None) -> None:
+    if started is not None:
+        started.set()
     event.wait(60)
 
 
 def test_a_forked_worker_does_not_keep_the_run_lock(tmp_path: Path) -> None:
-    """A worker forked while the driver holds the ledger shares the lock file's descriptor: it
-    closes its copy, so the lock goes with the driver's, whatever the worker still does."""
+    """A worker forked while the driver holds the ledger shares the lock file's descriptor; the
+    driver's release unlocks the open file itself, so the lock goes with it at once, even before
+    the worker has been scheduled to drop its copy."""
     path = tmp_path / "ledger.sqlite"
     fork = multiprocessing.get_context("fork")
     release = fork.Event()
@@ -240,6 +244,34 @@ def test_a_forked_worker_does_not_keep_the_run_lock(tmp_path: Path) -> None:
         release.set()
         worker.join(60)
     assert worker.exitcode == 0
+
+
+def _driver_that_dies(path: Path, release: Event, started: Event) -> None:
+    """Hold the ledger, fork a worker, and die without releasing anything."""
+    Ledger(path)
+    worker = multiprocessing.get_context("fork").Process(target=_wait_for, args=(release, started))
+    worker.start()
+    started.wait(60)  # the worker runs: its fork handler has closed its copy of the lock file
+    os._exit(0)
+
+
+def test_a_driver_that_dies_leaves_no_lock_behind_its_live_workers(tmp_path: Path) -> None:
+    """The kernel frees the lock when the driver dies, because its forked workers dropped their
+    copies of the lock file when they started (an at-fork handler), not when they exit."""
+    path = tmp_path / "ledger.sqlite"
+    fork = multiprocessing.get_context("fork")
+    release, started = fork.Event(), fork.Event()
+    driver = fork.Process(target=_driver_that_dies, args=(path, release, started))
+    driver.start()
+    try:
+        deadline = time.monotonic() + 60
+        while driver.exitcode is None and time.monotonic() < deadline:  # waitpid: join() would wait
+            time.sleep(0.05)  # for the worker too, which inherited the driver's sentinel pipe
+        assert driver.exitcode == 0
+        assert started.is_set()
+        Ledger(path).close()  # the driver's worker still waits on `release`
+    finally:
+        release.set()
 
 
 # the schema 2 ledger as aind-bucket-lint writes it before the store package: its sqlite_master,
