@@ -225,6 +225,24 @@ def test_a_verdict_that_could_not_be_reached_is_not_remembered(cache: Path, tmp_
     ]
 
 
+def test_a_verdict_kept_in_one_cache_folder_is_not_reused_from_another(cache: Path, tmp_path: Path) -> None:
+    """One process, two audits of the same bytes: the second, offline with an empty cache folder,
+    cannot reach the release, so it says so (M204) instead of repeating the first one's M203."""
+    unseen = {"schema_version": "0.0.1", "describedBy": "kept per cache folder?"}  # bytes no other test has
+    bucket = make_tree(tmp_path / "bucket", {f"{RAW}/processing.json": json.dumps(unseen)})
+    args = ["check", str(bucket), "--select", "M203,M204", "--format", "json"]
+    first = run_cli(*args)
+    assert [(f["rule"], f["message"]) for f in first.json()["findings"]] == [
+        ("M203", "$.data_processes: field required")
+    ]
+    other = tmp_path / "other-cache"
+    second = run_cli(*args, "--schema-cache", str(other), "--offline")
+    assert second.code == 0  # M204 is a warning
+    assert [(f["rule"], f["details"]["problem"]) for f in second.json()["findings"]] == [("M204", "not-prepared")]
+    again = run_cli(*args)  # back in the first folder: its verdict, kept, without a worker
+    assert [f["rule"] for f in again.json()["findings"]] == ["M203"]
+
+
 # --- the pools of workers ---------------------------------------------------------------------
 
 SUBJECT = [("aind_data_schema.core.subject", "Subject")]
