@@ -497,9 +497,9 @@ class Pool:
         zygote = self._zygote
         return sum(w.rss_bytes() for w in self.workers) + (zygote.rss_bytes() if zygote is not None else 0)
 
-    def close(self, kill: bool = False) -> list[int]:
+    def close(self, kill: bool = False) -> None:
         """Stop the zygote and the idle workers now; busy ones stop when they finish their requests,
-        or now too with ``kill`` (the run is ending: no worker outlives it). The pids killed."""
+        or now too with ``kill`` (the run is ending: no worker outlives it)."""
         with self._cond:
             self.closed = True
             stopping = [w for w in self._all if kill or w.in_flight == 0]
@@ -515,12 +515,11 @@ class Pool:
             zygote, self._zygote = self._zygote, None
             if zygote is not None:
                 zygote.close(wait=1)
-            return [w.pid for w in stopping]
+            return
         with self._zygote_lock:
             zygote, self._zygote = self._zygote, None
         if zygote is not None:
             zygote.close(leave=True)
-        return []
 
 
 _pools: dict[str, Pool] = {}
@@ -621,12 +620,8 @@ def close_all(kill: bool = False) -> None:
         _pools.clear()
         _credit.clear()
         _floor[0] = 0.0
-    killed = [pid for p in pools for pid in p.close(kill)]
-    # a SIGKILLed worker is its zygote's child, not ours to wait for; it is gone in a moment, but
-    # a loaded machine may take that moment after the linter has exited: wait for it here
-    deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    for p in pools:
+        p.close(kill)
 
 
 _ended = [False]
