@@ -44,9 +44,8 @@ def validation(ctx: AssetContext, key: str) -> Validation | None:
     if doc is None or doc.data is None:
         return None
     data, text = doc.data, doc.text
-    # the same bytes validate the same way whichever asset holds them: once per content (and per
-    # release table content: a table that gained releases may judge them by another release); a
-    # verdict that could not be reached (release not prepared) is not kept
+    # the same bytes validate the same way whichever asset holds them: once per content (under
+    # _validation_kind's key); a verdict that could not be reached (release not prepared) is not kept
     kind = _validation_kind(ctx, key)
     pol = policy_of(ctx)
     return ctx.by_content(key, kind, lambda: validate_sidecar(key, data, text, ctx.schemas, pol))

@@ -40,12 +40,11 @@ from linter.progress import busy
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 MAX_WORKERS_ENV = "AIND_BUCKET_LINT_SCHEMA_WORKERS"
 MAX_POOLS = 32
-"""Measured on the upstream-truth corpus (931 files declaring 67 releases, 4 threads, this
-machine's 2 cores): at 8 pools the run took 436 s and restarted releases 41% of its import time
-(1.0.0 eight times); at 32, 340 s (no 1.x release restarted, 7.8 GB of workers at the peak); with
-no limit, 277 s and 9.5 GB. The memory budget, not this count, is what bounds a run of many
-releases; the count bounds processes and descriptors (a pool: a zygote and its workers).
-bench/bench_pools.py, one session: 32 against 8, 0.62 of the wall time, 2 restarts against 47."""
+"""bench/bench_pools.py, the upstream-truth corpus (931 files declaring 67 releases): with 8 pools
+the run took 429 s and restarted evicted releases 47 times (1.0.0 eight times); with 32, 265 s
+(0.62x), 2 restarts, 8.1 GB of pools at the peak against 4.6. The memory budget, not this count,
+bounds a run of many releases; the count bounds processes and descriptors (a pool: a zygote and
+its workers)."""
 MAX_POOLS_ENV = "AIND_BUCKET_LINT_SCHEMA_POOLS"
 MEMORY_ENV = "AIND_BUCKET_LINT_SCHEMA_MEMORY"
 MIN_FREE_ENV = "AIND_BUCKET_LINT_SCHEMA_MIN_FREE"
