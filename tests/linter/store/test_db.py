@@ -248,7 +248,7 @@ def test_a_forked_worker_does_not_keep_the_run_lock(tmp_path: Path) -> None:
 
 def _driver_that_dies(path: Path, release: Event, started: Event) -> None:
     """Hold the ledger, fork a worker, and die without releasing anything."""
-    Ledger(path)
+    _held = Ledger(path)  # referenced until the process dies, never closed
     worker = multiprocessing.get_context("fork").Process(target=_wait_for, args=(release, started))
     worker.start()
     started.wait(60)  # the worker runs: its fork handler has closed its copy of the lock file
